@@ -1,0 +1,154 @@
+/*
+ * boot.S: from GRUB's multiboot2 hand-off (32-bit protected mode, paging off)
+ * to kmain() in 64-bit long mode at the higher-half address.
+ *
+ * The kernel is linked at KERN_BASE + 1 MiB but loaded at physical 1 MiB, so
+ * until paging is on, every address is "symbol - KERN_BASE".
+ *
+ * Boot page tables (2 MiB pages) map the first 4 GiB of physical memory three
+ * times: at 0 (identity, so the instruction that turns paging on keeps
+ * running; removed once all CPUs are up), at PHYS_BASE (the direct map), and
+ * the first 2 GiB at KERN_BASE (where the kernel image runs).
+ */
+#define KERN_BASE 0xFFFFFFFF80000000
+#define PHYS(x) ((x) - KERN_BASE)
+
+#define MB2_MAGIC 0xE85250D6
+#define MB2_ARCH_I386 0
+
+	.section .multiboot, "a"
+	.align 8
+mb2_header:
+	.long MB2_MAGIC
+	.long MB2_ARCH_I386
+	.long mb2_header_end - mb2_header
+	.long -(MB2_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
+	/* entry address tag: jump to the physical address of start32 */
+	.align 8
+	.short 3, 0
+	.long 12
+	.long PHYS(start32)
+	/* end tag */
+	.align 8
+	.short 0, 0
+	.long 8
+mb2_header_end:
+
+	.section .boot, "ax"
+	.code32
+	.globl start32
+start32:
+	cli
+	movl %eax, %edi		/* multiboot2 magic -> kmain's 1st argument */
+	movl %ebx, %esi		/* multiboot2 info (physical) -> 2nd argument */
+	movl $PHYS(boot_stack_top), %esp
+
+	call build_boot_page_tables
+	call enter_long_mode	/* shared with the APs' trampoline path */
+
+	lgdt PHYS(boot_gdt_ptr)
+	ljmp $0x08, $PHYS(start64_low)
+
+/* Fill boot_pml4/pdpt/pd: see the comment at the top. */
+build_boot_page_tables:
+	/* 4 page directories: entry i maps 2 MiB page i (P | RW | PS). */
+	movl $PHYS(boot_pd), %ebx
+	xorl %ecx, %ecx
+1:	movl %ecx, %eax
+	shll $21, %eax
+	orl $0x83, %eax
+	movl %eax, (%ebx, %ecx, 8)
+	movl %ecx, %eax
+	shrl $11, %eax		/* high half of (i << 21) */
+	movl %eax, 4(%ebx, %ecx, 8)
+	incl %ecx
+	cmpl $2048, %ecx
+	jne 1b
+	/* low PDPT: 4 entries -> the 4 PDs */
+	movl $PHYS(boot_pdpt_low), %ebx
+	movl $PHYS(boot_pd) + 0x3, %eax
+	movl %eax, 0(%ebx)
+	addl $0x1000, %eax
+	movl %eax, 8(%ebx)
+	addl $0x1000, %eax
+	movl %eax, 16(%ebx)
+	addl $0x1000, %eax
+	movl %eax, 24(%ebx)
+	/* high PDPT: entries 510, 511 -> first two PDs (first 2 GiB at KERN_BASE) */
+	movl $PHYS(boot_pdpt_high), %ebx
+	movl $PHYS(boot_pd) + 0x3, %eax
+	movl %eax, 510*8(%ebx)
+	addl $0x1000, %eax
+	movl %eax, 511*8(%ebx)
+	/* PML4: 0 (identity) and 256 (PHYS_BASE) share the low PDPT; 511 -> high */
+	movl $PHYS(boot_pml4), %ebx
+	movl $PHYS(boot_pdpt_low) + 0x3, %eax
+	movl %eax, 0(%ebx)
+	movl %eax, 256*8(%ebx)
+	movl $PHYS(boot_pdpt_high) + 0x3, %eax
+	movl %eax, 511*8(%ebx)
+	ret
+
+/* PAE + our CR3 + EFER.LME/NXE + paging: the CPU is in long mode (compat) on return. */
+	.globl enter_long_mode
+enter_long_mode:
+	movl %cr4, %eax
+	orl $(1 << 5), %eax	/* PAE */
+	movl %eax, %cr4
+	movl $PHYS(boot_pml4), %eax
+	movl %eax, %cr3
+	movl $0xC0000080, %ecx	/* EFER */
+	rdmsr
+	orl $((1 << 8) | (1 << 11)), %eax	/* LME, NXE */
+	wrmsr
+	movl %cr0, %eax
+	orl $((1 << 31) | (1 << 16) | 1), %eax	/* PG, WP, PE */
+	movl %eax, %cr0
+	ret
+
+	.code64
+start64_low:
+	/* Still running at the physical address: jump to the linked (high) one. */
+	movabsq $start64_high, %rax
+	jmp *%rax
+
+	.text
+start64_high:
+	movabsq $boot_stack_top, %rsp
+	xorl %ebp, %ebp		/* end of the frame-pointer chain for backtraces */
+	movw $0x10, %ax
+	movw %ax, %ds
+	movw %ax, %es
+	movw %ax, %ss
+	movw %ax, %fs
+	movw %ax, %gs
+	call kmain
+1:	cli
+	hlt
+	jmp 1b
+
+	.section .rodata
+	.align 16
+	.globl boot_gdt
+boot_gdt:
+	.quad 0
+	.quad 0x00AF9A000000FFFF	/* 0x08: 64-bit code */
+	.quad 0x00CF92000000FFFF	/* 0x10: data */
+boot_gdt_end:
+boot_gdt_ptr:
+	.short boot_gdt_end - boot_gdt - 1
+	.long PHYS(boot_gdt)
+
+	.section .data
+	.align 4096
+	.globl boot_pml4
+boot_pml4:	.space 4096
+boot_pdpt_low:	.space 4096
+boot_pdpt_high:	.space 4096
+boot_pd:	.space 4096 * 4
+
+	.section .bss
+	.align 16
+	.globl boot_stack_top
+boot_stack:	.space 16384
+boot_stack_top:

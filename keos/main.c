@@ -1,0 +1,47 @@
+/*
+ * main.c: kmain, the boot CPU's path from boot.S to the test runner.
+ */
+#include "blk.h"
+#include "cpu.h"
+#include "fs.h"
+#include "fw_cfg.h"
+#include "lapic.h"
+#include "mm.h"
+#include "printk.h"
+#include "test.h"
+#include "thread.h"
+#include "x86.h"
+
+#define MB2_BOOT_MAGIC 0x36d76289
+
+void smp_boot(void);
+
+static char selection[256];
+
+void kmain(uint32_t magic, uint32_t mbi_pa)
+{
+	serial_init();
+	trap_init();
+	cpu_init(0); /* GS base: printk's lock needs mycpu() */
+	printk("\nKeOS booting\n");
+	if (magic != MB2_BOOT_MAGIC)
+		panic("kmain: not started by a multiboot2 loader (magic 0x%x)", magic);
+
+	mm_init(mbi_pa);
+	lapic_calibrate();
+	lapic_init();
+	thread_init_cpu();
+	smp_boot();
+	printk("smp: %d CPUs online\n", ncpu);
+
+	if (blk_init() == 0 && fs_init() != 0)
+		printk("fs: the disk has no valid file system\n");
+
+	sti();
+	if (fw_cfg_read_file("opt/keos/test", selection, sizeof(selection)) < 0)
+		selection[0] = '\0';
+	printk("KEOS-READY cpus=%d free_pages=%lu test=%s\n", ncpu, pages_free_count(),
+	       selection[0] ? selection : "(default)");
+	run_tests(selection);
+}
+

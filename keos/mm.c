@@ -1,0 +1,154 @@
+/*
+ * mm.c: the physical page allocator.
+ *
+ * One bit per physical page below 4 GiB (1 = free). The multiboot2 memory map
+ * says which RAM exists; everything below 1 MiB (real-mode data, the AP boot
+ * trampoline) and the kernel image itself are never handed out. A bitmap makes
+ * contiguous runs easy, and the free counter lets tests prove nothing leaked.
+ */
+#include "mm.h"
+#include "printk.h"
+#include "spinlock.h"
+
+#define MAX_PHYS (4UL << 30)
+#define NPAGES (MAX_PHYS / PAGE_SIZE)
+
+static uint64_t free_map[NPAGES / 64];
+static size_t nfree;
+static size_t search_hint; /* page number where the next search starts */
+static struct spinlock mm_lock = SPINLOCK_INIT("mm");
+extern char kernel_end[];
+
+uint64_t V2P(const void *va)
+{
+	uint64_t a = (uint64_t)va;
+	if (a >= KERN_BASE)
+		return a - KERN_BASE;
+	if (a >= PHYS_BASE)
+		return a - PHYS_BASE;
+	panic("V2P: %p is not a kernel address", va);
+}
+
+static bool page_is_free(size_t pn) { return free_map[pn / 64] & (1UL << (pn % 64)); }
+static void mark_free(size_t pn) { free_map[pn / 64] |= 1UL << (pn % 64); }
+static void mark_used(size_t pn) { free_map[pn / 64] &= ~(1UL << (pn % 64)); }
+
+/* ---- multiboot2 memory map ---- */
+
+struct mb2_tag {
+	uint32_t type, size;
+};
+struct mb2_mmap_entry {
+	uint64_t base, len;
+	uint32_t type, reserved;
+};
+#define MB2_TAG_END 0
+#define MB2_TAG_MMAP 6
+#define MB2_RAM 1
+
+static void add_free_range(uint64_t start, uint64_t end, uint64_t mbi_start, uint64_t mbi_end)
+{
+	start = ALIGN_UP(start, PAGE_SIZE);
+	end = ALIGN_DOWN(MIN(end, MAX_PHYS), PAGE_SIZE);
+	uint64_t reserved_end = ALIGN_UP(V2P(kernel_end), PAGE_SIZE);
+	for (uint64_t pa = start; pa < end; pa += PAGE_SIZE) {
+		if (pa < reserved_end)
+			continue; /* low memory and the kernel image */
+		if (pa + PAGE_SIZE > mbi_start && pa < mbi_end)
+			continue; /* the boot information we are reading right now */
+		mark_free(pa / PAGE_SIZE);
+		nfree++;
+	}
+}
+
+void mm_init(uint64_t mbi_pa)
+{
+	uint8_t *mbi = P2V(mbi_pa);
+	uint32_t total = *(uint32_t *)mbi;
+	uint64_t ram = 0;
+
+	for (uint32_t off = 8; off < total;) {
+		struct mb2_tag *tag = (struct mb2_tag *)(mbi + off);
+		if (tag->type == MB2_TAG_END)
+			break;
+		if (tag->type == MB2_TAG_MMAP) {
+			uint32_t entry_size = *(uint32_t *)(tag + 1);
+			for (uint32_t e = 16; e + entry_size <= tag->size; e += entry_size) {
+				struct mb2_mmap_entry *m = (void *)((uint8_t *)tag + e);
+				if (m->type != MB2_RAM)
+					continue;
+				ram += m->len;
+				add_free_range(m->base, m->base + m->len, mbi_pa, mbi_pa + total);
+			}
+		}
+		off += ALIGN_UP(tag->size, 8);
+	}
+	if (nfree == 0)
+		panic("mm_init: the multiboot2 memory map has no usable RAM");
+	printk("mm: %lu MiB RAM, %lu pages free\n", ram >> 20, nfree);
+}
+
+/* ---- allocation ---- */
+
+/* Find n free pages in a row, starting the search at the hint. Caller holds mm_lock. */
+static int64_t find_run(size_t n)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		size_t run = 0;
+		size_t from = pass == 0 ? search_hint : 0;
+		size_t to = pass == 0 ? NPAGES : search_hint + n;
+		for (size_t pn = from; pn < MIN(to, NPAGES); pn++) {
+			if (run == 0 && (pn % 64) == 0 && free_map[pn / 64] == 0) {
+				pn += 63; /* skip a whole used word */
+				continue;
+			}
+			run = page_is_free(pn) ? run + 1 : 0;
+			if (run == n)
+				return pn + 1 - n;
+		}
+	}
+	return -1;
+}
+
+void *pages_alloc(size_t n)
+{
+	spin_lock(&mm_lock);
+	int64_t first = n ? find_run(n) : -1;
+	if (first < 0) {
+		spin_unlock(&mm_lock);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		mark_used(first + i);
+	nfree -= n;
+	search_hint = first + n;
+	spin_unlock(&mm_lock);
+
+	void *va = P2V(first * PAGE_SIZE);
+	memset(va, 0, n * PAGE_SIZE);
+	return va;
+}
+
+void pages_free(void *va, size_t n)
+{
+	uint64_t pa = V2P(va);
+	if (pa % PAGE_SIZE)
+		panic("pages_free: %p is not page aligned", va);
+	spin_lock(&mm_lock);
+	for (size_t i = 0; i < n; i++) {
+		size_t pn = pa / PAGE_SIZE + i;
+		if (page_is_free(pn))
+			panic("pages_free: double free of physical page 0x%lx", pn * PAGE_SIZE);
+		mark_free(pn);
+	}
+	nfree += n;
+	spin_unlock(&mm_lock);
+}
+
+void *page_alloc(void) { return pages_alloc(1); }
+void page_free(void *va) { pages_free(va, 1); }
+
+size_t pages_free_count(void)
+{
+	return __atomic_load_n(&nfree, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,41 @@
+/*
+ * Memory: the physical page allocator and the kernel heap.
+ *
+ * Every physical byte below 4 GiB is mapped at PHYS_BASE (the "direct map"),
+ * so a physical address pa is reachable at P2V(pa). The kernel image itself
+ * runs at KERN_BASE (the top 2 GiB), loaded at physical 1 MiB.
+ */
+#pragma once
+#include "types.h"
+
+#define PAGE_SIZE 4096UL
+#define PAGE_SHIFT 12
+#define PHYS_BASE 0xFFFF800000000000UL
+#define KERN_BASE 0xFFFFFFFF80000000UL
+
+/* Physical <-> kernel virtual, through the direct map. */
+#define P2V(pa) ((void *)((uint64_t)(pa) + PHYS_BASE))
+uint64_t V2P(const void *va); /* works for direct-map and kernel-image addresses */
+
+void mm_init(uint64_t multiboot_info_pa);
+
+/* Physical pages. Returned pages are zeroed; NULL when out of memory. */
+void *page_alloc(void);
+void page_free(void *page);
+void *pages_alloc(size_t npages); /* physically contiguous run */
+void pages_free(void *first, size_t npages);
+size_t pages_free_count(void); /* for leak checks in tests */
+
+/* Kernel heap for small objects (up to PAGE_SIZE/2); larger requests take whole pages. */
+void *kmalloc(size_t size);
+void *kzalloc(size_t size);
+void kfree(void *p);
+
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+char *strncpy(char *d, const char *s, size_t n);

@@ -1,0 +1,119 @@
+/*
+ * panic.c: ending the run — panics with a symbolized backtrace, the "not
+ * implemented" stub, and QEMU's exit device.
+ *
+ * The symbol table comes from the kernel's own ELF: the Makefile links the
+ * kernel twice, the second time with a generated .ksyms section (see
+ * tools/mksyms.sh), so a backtrace prints function names, not bare addresses.
+ */
+#include "cpu.h"
+#include "printk.h"
+#include "thread.h"
+#include "trap.h"
+#include "x86.h"
+
+struct ksym {
+	uint64_t addr;
+	const char *name;
+};
+extern const struct ksym ksyms[];
+extern const uint64_t ksyms_count;
+extern char kernel_start[], kernel_end[];
+
+volatile bool panicking;
+
+__noreturn void qemu_exit(enum qemu_exit code)
+{
+	outl(0xf4, code); /* isa-debug-exit: QEMU exits with (code << 1) | 1 */
+	for (;;) {	  /* no exit device: just stop */
+		cli();
+		hlt();
+	}
+}
+
+const char *symbol_lookup(uint64_t addr, uint64_t *offset)
+{
+	/* Binary search for the last symbol at or below addr. */
+	uint64_t lo = 0, hi = ksyms_count;
+	if (addr < (uint64_t)kernel_start || addr >= (uint64_t)kernel_end)
+		return NULL;
+	while (lo < hi) {
+		uint64_t mid = (lo + hi) / 2;
+		if (ksyms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	*offset = addr - ksyms[lo - 1].addr;
+	return ksyms[lo - 1].name;
+}
+
+static bool in_kernel(uint64_t a)
+{
+	return a >= 0xFFFF800000000000UL && (a & 7) == 0;
+}
+
+void backtrace_from(uint64_t rip, uint64_t rbp)
+{
+	printk("BACKTRACE:\n");
+	for (int i = 0; i < 32; i++) {
+		uint64_t off = 0;
+		const char *name = symbol_lookup(rip, &off);
+		printk("  #%d 0x%016lx %s+0x%lx\n", i, rip, name ? name : "??", off);
+		if (!rbp || !in_kernel(rbp))
+			break;
+		uint64_t *frame = (uint64_t *)rbp;
+		rip = frame[1] - 1; /* inside the call instruction, not after it */
+		rbp = frame[0];
+		if (rip < (uint64_t)kernel_start || rip >= (uint64_t)kernel_end)
+			break;
+	}
+}
+
+/* The frame pointer of our caller: saved at the bottom of our own frame. */
+#define callers_frame() (*(uint64_t *)__builtin_frame_address(0))
+
+static void panic_header(const char *msg)
+{
+	panicking = true; /* printk stops taking the console lock */
+	struct thread *t = mycpu()->current;
+	printk("\nPANIC: %s (cpu %d, thread %s)\n", msg, mycpu()->id, t ? thread_name(t) : "boot");
+}
+
+__noreturn void panic(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	cli();
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	panic_header(msg);
+	backtrace_from((uint64_t)__builtin_return_address(0) - 1, callers_frame());
+	qemu_exit(QEMU_EXIT_PANIC);
+}
+
+void panic_trap(const struct trapframe *tf, const char *what)
+{
+	char msg[128];
+	snprintf(msg, sizeof(msg), "%s (vector %lu, error 0x%lx) at rip 0x%lx", what, tf->vector,
+		 tf->error, tf->rip);
+	if (tf->vector == T_PAGE_FAULT && read_cr2() < 4096)
+		snprintf(msg, sizeof(msg), "NULL pointer dereference: page fault at 0x%lx, rip 0x%lx",
+			 read_cr2(), tf->rip);
+	panic_header(msg);
+	print_trapframe(tf);
+	backtrace_from(tf->rip, tf->rbp);
+	qemu_exit(QEMU_EXIT_PANIC);
+}
+
+__noreturn void not_implemented(const char *func, const char *file, int line)
+{
+	panicking = true;
+	printk("\nNOT-IMPLEMENTED %s (%s:%d)\n", func, file, line);
+	printk("not implemented: %s (%s:%d)\n", func, file, line);
+	backtrace_from((uint64_t)__builtin_return_address(0) - 1, callers_frame());
+	qemu_exit(QEMU_EXIT_NOT_IMPL);
+}
