@@ -15,7 +15,13 @@ PYTHON ?= /usr/bin/python3
 # A per-user gdb port, so that two students on one machine do not collide.
 GDBPORT ?= $(shell expr `id -u` % 5000 + 25000)
 
+# SOLUTION=1 builds the reference solution (solution/project3/*.c in place of
+# the student's project3/*.c) into its own directory. Students do not get it.
+ifdef SOLUTION
+B := build/solution
+else
 B := build
+endif
 CC := gcc
 LD := ld
 
@@ -24,11 +30,15 @@ LD := ld
 KCFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -ffreestanding -fno-pic -fno-pie \
 	-mno-red-zone -mcmodel=kernel -mno-sse -mno-sse2 -mno-mmx -mno-avx \
 	-fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
-	-Ikeos -Ikev -Iproject3 -MMD -MP
+	-fno-toplevel-reorder -Ikeos -Ikev -Iproject3 -MMD -MP
 KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T keos/linker.ld
 
+P3_SRCS := $(wildcard project3/*.c)
+ifdef SOLUTION
+P3_SRCS := $(foreach f,$(P3_SRCS),$(if $(wildcard solution/$(f)),solution/$(f),$(f)))
+endif
 KERNEL_SRCS := $(wildcard keos/*.c keos/*.S keos/tests/*.c kev/*.c kev/*.S kev/tests/*.c \
-	project3/*.c project3/tests/*.c)
+	kev/tests/*.S project3/tests/*.c) $(P3_SRCS)
 KERNEL_OBJS := $(patsubst %,$(B)/%.o,$(KERNEL_SRCS))
 
 all: $(B)/keos.iso $(B)/disk.img
@@ -73,6 +83,7 @@ $(B)/disk.img: $(B)/tools/mkrootfs $(ROOTFS_FILES)
 
 # ---- running ----
 
+comma := ,
 QEMU := qemu-system-x86_64
 QEMU_ARGS := -cpu qemu64,+svm,+npt -smp $(SMP) -accel tcg,thread=multi -m $(MEM) \
 	-no-reboot -display none -monitor none \
@@ -80,8 +91,7 @@ QEMU_ARGS := -cpu qemu64,+svm,+npt -smp $(SMP) -accel tcg,thread=multi -m $(MEM)
 	-boot d -cdrom $(B)/keos.iso \
 	-drive file=$(B)/disk.img,if=none,id=disk0,format=raw,readonly=on \
 	-device virtio-blk-pci,drive=disk0,disable-modern=on \
-	$(if $(TEST),-fw_cfg name=opt/keos/test$(comma)string=$(TEST))
-comma := ,
+	$(if $(TEST),-fw_cfg 'name=opt/keos/test$(comma)string=$(subst $(comma),$(comma)$(comma),$(TEST))')
 
 # QEMU's exit status encodes the verdict (33 pass, 35 fail, 37 panic, 39 not
 # implemented); `make run` shows it but does not fail on it.

@@ -10,6 +10,7 @@
 #include "printk.h"
 #include "test.h"
 #include "thread.h"
+#include "vm.h"
 #include "x86.h"
 
 #define MB2_BOOT_MAGIC 0x36d76289
@@ -38,6 +39,7 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
 		printk("fs: the disk has no valid file system\n");
 
 	sti();
+	kev_init();
 	if (fw_cfg_read_file("opt/keos/test", selection, sizeof(selection)) < 0)
 		selection[0] = '\0';
 	printk("KEOS-READY cpus=%d free_pages=%lu test=%s\n", ncpu, pages_free_count(),

@@ -34,5 +34,6 @@ enum qemu_exit {
 	QEMU_EXIT_FAIL = 0x11,      /* status 35 */
 	QEMU_EXIT_PANIC = 0x12,     /* status 37 */
 	QEMU_EXIT_NOT_IMPL = 0x13,  /* status 39 */
+	QEMU_EXIT_UNSUPPORTED = 0x14, /* status 41: this CPU cannot run guests (no SVM/NPT) */
 };
 __noreturn void qemu_exit(enum qemu_exit code);

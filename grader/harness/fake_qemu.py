@@ -1,0 +1,191 @@
+"""A stand-in for qemu-system-x86_64, for testing the harness without a kernel.
+
+It accepts the harness's QEMU command line, checks the options the real kernel depends
+on, and plays the scenario named by the test selection (`-fw_cfg
+name=opt/keos/test,string=fake.<scenario>`): prints serial lines on stdout and exits with
+the status the real kernel would produce. If FAKE_QEMU_PIDFILE is set it writes its PID
+there first, so a test can watch the process from outside.
+
+    python3 fake_qemu.py <qemu arguments...>
+"""
+
+import os
+import signal
+import sys
+import time
+
+BOOT = "KeOS booting (fake QEMU)"
+
+REQUIRED = [
+    ["-no-reboot"],
+    ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+    ["-serial", "stdio"],
+    ["-display", "none"],
+    ["-monitor", "none"],
+]
+
+PANIC_REPORT = [
+    "",
+    "PANIC: NULL pointer dereference: page fault at 0x0, rip 0xffffffff80104a2b "
+    "(cpu 0, thread selftest.null_deref)",
+    "  rip ffffffff80104a2b  rsp ffff80000011ff80  rflags 0000000000000286",
+    "  rax 0000000000000000  rbx ffff800000112000  rcx 0000000000000001",
+    "BACKTRACE:",
+    "  #0 0xffffffff80104a2b ktest_selftest_null_deref+0xb",
+    "  #1 0xffffffff80102f10 test_thread+0x10",
+    "  #2 0xffffffff80101234 ??+0x0",
+]
+
+
+def out(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def option_values(argv, name):
+    return [argv[i + 1] for i in range(len(argv) - 1) if argv[i] == name]
+
+
+def parse_fw_cfg(text):
+    """Split QEMU option text on single commas; ",," stands for a literal comma."""
+    fields, cur, i = {}, "", 0
+    parts = []
+    while i < len(text):
+        if text[i] == ",":
+            if text[i + 1:i + 2] == ",":
+                cur += ","
+                i += 2
+                continue
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += text[i]
+        i += 1
+    parts.append(cur)
+    for part in parts:
+        key, _, value = part.partition("=")
+        fields[key] = value
+    return fields
+
+
+def selection(argv):
+    for text in option_values(argv, "-fw_cfg"):
+        fields = parse_fw_cfg(text)
+        if fields.get("name") == "opt/keos/test":
+            return fields.get("string", "")
+    return None
+
+
+def check_args(argv):
+    for opt in REQUIRED:
+        if not any(argv[i:i + len(opt)] == opt for i in range(len(argv))):
+            sys.stderr.write(f"fake-qemu: missing option {' '.join(opt)}\n")
+            sys.exit(1)
+
+
+def one_test(name, lines=(), ms=3):
+    out(f"TEST-START {name}")
+    for line in lines:
+        out(line)
+    out(f"TEST-PASS {name} ms={ms}")
+
+
+def sleep_forever():
+    while True:
+        time.sleep(3600)
+
+
+def scenario(name, sel, argv):
+    out(BOOT)
+    if name == "pass":
+        one_test(sel, [f"METRIC {sel} faults=12", f"METRIC {sel} addr=0x1000"])
+        out("TESTS-DONE passed=1 failed=0")
+        return 33
+    if name == "fail":
+        out(f"TEST-START {sel}")
+        out(f"TEST-FAIL {sel} kev/npt.c:42: CHECK_EQ(pte & PTE_P, PTE_P): 0x0 != 0x1")
+        out("TESTS-DONE passed=0 failed=1")
+        return 35
+    if name == "panic":
+        out(f"TEST-START {sel}")
+        for line in PANIC_REPORT:
+            out(line)
+        return 37
+    if name == "notimpl":
+        out(f"TEST-START {sel}")
+        out("NOT-IMPLEMENTED npt_map (project3/npt.c:17)")
+        out("not implemented: npt_map (project3/npt.c:17)")
+        out("BACKTRACE:")
+        out("  #0 0xffffffff80105000 npt_map+0x1f")
+        return 39
+    if name == "triple":
+        out(f"TEST-START {sel}")
+        return 0
+    if name == "crash":
+        sys.stderr.write("qemu-system-x86_64: -cdrom build/keos.iso: Could not open\n")
+        return 1
+    if name == "none":
+        out("TESTS-DONE passed=0 failed=0")
+        return 33
+    if name == "multi":
+        one_test("fake.a", ["METRIC fake.a pages=3"], ms=7)
+        out("TEST-START fake.b")
+        out("TEST-FAIL fake.b kev/mmio.c:99: CHECK(len == 4)")
+        one_test("fake.c", ["METRIC fake.c pages=5"], ms=9)
+        out("TESTS-DONE passed=2 failed=1")
+        return 35
+    if name == "echo":
+        one_test("fake.echo", [f"SELECTION {sel}",
+                               "CPU " + ",".join(option_values(argv, "-cpu")),
+                               "SMP " + ",".join(option_values(argv, "-smp")),
+                               "ARGV " + " ".join(argv)])
+        out("TESTS-DONE passed=1 failed=0")
+        return 33
+    if name == "slow":
+        # The verdict line comes 0.5 s in, the exit 1 s later: wall time must be ~0.5 s.
+        time.sleep(0.5)
+        one_test(sel)
+        out("TESTS-DONE passed=1 failed=0")
+        time.sleep(1.0)
+        return 33
+    if name == "done_hang":
+        one_test(sel)
+        out("TESTS-DONE passed=1 failed=0")
+        sleep_forever()
+    if name == "hang":
+        out(f"TEST-START {sel}")
+        sleep_forever()
+    if name == "stubborn":
+        # Ignores SIGTERM like a wedged QEMU: only SIGKILL ends it.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        out(f"TEST-START {sel}")
+        sleep_forever()
+    if name == "partial":
+        # Ends without a newline after the last line.
+        out(f"TEST-START {sel}")
+        sys.stdout.write(f"TEST-PASS {sel} ms=1\nTESTS-DONE passed=1 failed=0")
+        sys.stdout.flush()
+        return 33
+    sys.stderr.write(f"fake-qemu: unknown scenario {name!r}\n")
+    return 2
+
+
+def main(argv):
+    pidfile = os.environ.get("FAKE_QEMU_PIDFILE")
+    if pidfile:
+        with open(pidfile, "w") as f:
+            f.write(str(os.getpid()))
+    check_args(argv)
+    sel = selection(argv)
+    if sel is None:
+        sys.stderr.write("fake-qemu: no -fw_cfg name=opt/keos/test\n")
+        return 1
+    name = sel.split(",")[0]
+    if not name.startswith("fake."):
+        sys.stderr.write(f"fake-qemu: selection {sel!r} is not fake.<scenario>\n")
+        return 1
+    return scenario(name[len("fake."):], sel, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

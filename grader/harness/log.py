@@ -1,0 +1,352 @@
+"""Parse a KeOS serial log and decide the verdict of one QEMU run.
+
+Nothing here starts processes: `Result.from_output(text, status)` turns canned text
+into the same result object a real run produces, so the parser is tested without QEMU.
+
+The kernel prints (see keos/test.h and keos/printk.h):
+
+    TEST-START <name>
+    METRIC <name> <key>=<value>
+    TEST-PASS <name> ms=<n>
+    TEST-FAIL <name> <file>:<line>: <what failed>
+    TESTS-DONE passed=<n> failed=<n>
+    PANIC <message>            then register lines and "  #<i> 0x<addr> <function>+0x<off>"
+    NOT-IMPLEMENTED <func> (<file>:<line>)
+
+and ends QEMU through isa-debug-exit with one of the statuses below.
+"""
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+# isa-debug-exit turns a write of v into exit status (v << 1) | 1 (keos/printk.h).
+STATUS_PASS = 33
+STATUS_FAIL = 35
+STATUS_PANIC = 37
+STATUS_NOT_IMPL = 39
+# With -no-reboot a triple fault (CPU reset) makes QEMU exit with status 0.
+STATUS_RESET = 0
+
+
+class Verdict(enum.Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    PANIC = "PANIC"
+    NOT_IMPLEMENTED = "NOT-IMPLEMENTED"
+    TIMEOUT = "TIMEOUT"
+    TRIPLE_FAULT = "TRIPLE-FAULT"
+    ERROR = "ERROR"
+
+    def __str__(self):
+        return self.value
+
+
+@dataclass
+class Frame:
+    """One backtrace line: '  #<index> 0x<addr> <function>+0x<offset>'."""
+    index: int
+    addr: int
+    function: str   # "?" when the kernel could not symbolize the address
+    offset: int
+    line: str
+
+    def __str__(self):
+        return self.line.strip()
+
+
+@dataclass
+class Outcome:
+    """What happened to one kernel test inside a run (several may share one boot)."""
+    name: str
+    verdict: Verdict
+    ms: int = None          # from TEST-PASS
+    failure: str = None     # "<file>:<line>: <msg>" from TEST-FAIL
+
+
+# ANSI escapes (GRUB or a terminal driver may leave some on the first line).
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_START = re.compile(r"TEST-START (\S+)")
+_METRIC = re.compile(r"METRIC (\S+) ([^=\s]+)=(\S+)")
+_PASS = re.compile(r"TEST-PASS (\S+)(?: ms=(\d+))?")
+_FAIL = re.compile(r"TEST-FAIL (\S+) ?(.*)")
+_DONE = re.compile(r"TESTS-DONE passed=(\d+) failed=(\d+)")
+_NOT_IMPL = re.compile(r"NOT-IMPLEMENTED (\S+)(?: \((.*)\))?")
+_FRAME = re.compile(r"\s*#(\d+)\s+0x([0-9a-fA-F]+)(?:\s+(\S+))?")
+_SYMBOL = re.compile(r"(.+)\+0x([0-9a-fA-F]+)")
+
+
+def parse_value(text):
+    """METRIC values are integers (decimal or 0x hex) in practice; keep anything else as is."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _frame(match, line):
+    symbol = match.group(3) or "?"
+    function, offset = symbol, 0
+    sym = _SYMBOL.fullmatch(symbol)
+    if sym:
+        function, offset = sym.group(1), int(sym.group(2), 16)
+    return Frame(int(match.group(1)), int(match.group(2), 16), function, offset, line)
+
+
+@dataclass
+class Log:
+    """Everything the structured lines of one serial log say, in order of appearance."""
+    lines: list = field(default_factory=list)
+    started: list = field(default_factory=list)        # test names, in start order
+    passed: dict = field(default_factory=dict)         # name -> ms (None if not printed)
+    failed: dict = field(default_factory=dict)         # name -> "<file>:<line>: <msg>"
+    metrics: dict = field(default_factory=dict)        # (test, key) -> value
+    done: tuple = None                                 # (passed, failed) from TESTS-DONE
+    panic: str = None                                  # message of the first PANIC line
+    panic_lines: list = field(default_factory=list)    # PANIC line and all lines after it
+    backtrace: list = field(default_factory=list)      # Frames after PANIC / NOT-IMPLEMENTED
+    not_implemented: str = None                        # function name
+    not_implemented_at: str = None                     # "<file>:<line>"
+
+    def has_verdict_line(self):
+        return self.done is not None or self.panic is not None or \
+            self.not_implemented is not None
+
+
+def parse_log(text):
+    log = Log()
+    for raw in text.splitlines():
+        line = _ANSI.sub("", raw).rstrip("\r")
+        log.lines.append(line)
+        _parse_line(log, line)
+    return log
+
+
+def _parse_line(log, line):
+    if log.panic is not None:
+        # Everything after a panic is its report: registers, then the backtrace.
+        log.panic_lines.append(line)
+        m = _FRAME.match(line)
+        if m and not line.startswith("PANIC"):
+            log.backtrace.append(_frame(m, line))
+        return
+    if log.not_implemented is not None and (m := _FRAME.match(line)):
+        log.backtrace.append(_frame(m, line))
+        return
+    if line.startswith("PANIC"):
+        log.panic = line[len("PANIC"):].lstrip(" :")
+        log.panic_lines.append(line)
+    elif m := _START.match(line):
+        if m.group(1) not in log.started:
+            log.started.append(m.group(1))
+    elif m := _METRIC.match(line):
+        log.metrics[(m.group(1), m.group(2))] = parse_value(m.group(3))
+    elif m := _PASS.match(line):
+        log.passed[m.group(1)] = int(m.group(2)) if m.group(2) else None
+    elif m := _FAIL.match(line):
+        log.failed.setdefault(m.group(1), m.group(2).strip())
+    elif m := _DONE.match(line):
+        log.done = (int(m.group(1)), int(m.group(2)))
+    elif (m := _NOT_IMPL.match(line)) and log.not_implemented is None:
+        log.not_implemented = m.group(1)
+        log.not_implemented_at = m.group(2)
+
+
+def classify(log, status, timed_out=False, killed_after_done=False):
+    """Return (verdict, note). `note` says why, when the answer is not the obvious one.
+
+    `status` is QEMU's exit status (negative: killed by that signal). `timed_out`: the
+    harness killed QEMU at the deadline. `killed_after_done`: QEMU printed TESTS-DONE
+    but did not exit within the grace period, so the harness stopped it.
+    """
+    if killed_after_done:
+        verdict, note = _check_done(log, "TESTS-DONE")
+        stopped = "QEMU did not exit after TESTS-DONE; the harness stopped it"
+        return verdict, f"{stopped}; {note}" if note else stopped
+    if timed_out:
+        return Verdict.TIMEOUT, None
+    if log.done == (0, 0) and status in (STATUS_PASS, STATUS_FAIL):
+        return Verdict.ERROR, "no test ran: the selection matched no test"
+    if status == STATUS_PASS:
+        return _check_done(log, "exit status 33 (PASS)")
+    if status == STATUS_FAIL:
+        if not log.failed:
+            return Verdict.FAIL, "exit status says FAIL but no TEST-FAIL line was printed"
+        return Verdict.FAIL, None
+    if status == STATUS_PANIC:
+        if log.panic is None:
+            return Verdict.PANIC, "exit status says PANIC but no PANIC line was printed"
+        return Verdict.PANIC, None
+    if status == STATUS_NOT_IMPL:
+        return Verdict.NOT_IMPLEMENTED, None
+    if status == STATUS_RESET and not log.has_verdict_line():
+        return (Verdict.TRIPLE_FAULT,
+                "QEMU exited with status 0 and no verdict line (triple fault or reset)")
+    if status is not None and status < 0:
+        return Verdict.ERROR, f"QEMU was killed by signal {-status}"
+    return Verdict.ERROR, f"unexpected QEMU exit status {status}"
+
+
+def _check_done(log, source):
+    """PASS only if TESTS-DONE agrees with the per-test lines and something ran."""
+    if log.done is None:
+        return Verdict.ERROR, f"{source} but no TESTS-DONE line was printed"
+    passed, failed = log.done
+    if failed:
+        return Verdict.FAIL, None
+    if log.failed:
+        return Verdict.FAIL, f"{source} but a TEST-FAIL line was printed"
+    if passed == 0:
+        return Verdict.ERROR, "no test ran: the selection matched no test"
+    if passed != len(log.passed):
+        return (Verdict.ERROR, f"TESTS-DONE says passed={passed} but "
+                f"{len(log.passed)} TEST-PASS lines were printed")
+    return Verdict.PASS, None
+
+
+def outcomes_by_test(log, verdict):
+    """Per-test verdicts. A test that started and never finished gets the run's verdict
+    (PANIC, TIMEOUT, ...), or ERROR if the run itself ended normally."""
+    names = list(log.started)
+    names += [n for n in list(log.passed) + list(log.failed) if n not in names]
+    unfinished = verdict if verdict not in (Verdict.PASS, Verdict.FAIL) else Verdict.ERROR
+    out = {}
+    for name in names:
+        if name in log.failed:
+            out[name] = Outcome(name, Verdict.FAIL, failure=log.failed[name])
+        elif name in log.passed:
+            out[name] = Outcome(name, Verdict.PASS, ms=log.passed[name])
+        else:
+            out[name] = Outcome(name, unfinished)
+    return out
+
+
+@dataclass
+class Result:
+    """The outcome of one QEMU run. See README.md for the fields."""
+    selection: str
+    verdict: Verdict
+    status: int                 # QEMU exit status; negative = killed by that signal
+    wall_s: float               # QEMU spawn to TESTS-DONE line, or to its exit
+    log_text: str
+    log_path: str = None
+    note: str = None            # why the verdict is what it is, when not obvious
+    stderr: str = ""
+    cmd: list = field(default_factory=list)
+    pid: int = None
+    start_time: int = None      # of the QEMU process (/proc/<pid>/stat), to tell it apart
+    first_line_s: float = None  # QEMU spawn to the first serial line (boot time)
+    timeout_s: float = None
+    log: Log = field(default_factory=Log, repr=False)
+    tests: dict = field(default_factory=dict)   # name -> Outcome
+
+    @classmethod
+    def from_output(cls, text, status, selection="", timed_out=False,
+                    killed_after_done=False, wall_s=0.0, **kw):
+        """Parse `text` and decide the verdict; `kw` fills the remaining fields."""
+        log = parse_log(text)
+        verdict, note = classify(log, status, timed_out, killed_after_done)
+        return cls(selection=selection, verdict=verdict, status=status, wall_s=wall_s,
+                   log_text=text, note=note, log=log,
+                   tests=outcomes_by_test(log, verdict), **kw)
+
+    # Convenient views of the parsed log.
+    @property
+    def metrics(self):
+        return self.log.metrics
+
+    @property
+    def failure(self):
+        """The first failed check, "<file>:<line>: <msg>", or None."""
+        return next(iter(self.log.failed.values()), None)
+
+    @property
+    def failures(self):
+        return dict(self.log.failed)
+
+    @property
+    def panic(self):
+        return self.log.panic
+
+    @property
+    def backtrace(self):
+        return self.log.backtrace
+
+    @property
+    def backtrace_functions(self):
+        return [f.function for f in self.log.backtrace]
+
+    @property
+    def not_implemented(self):
+        return self.log.not_implemented
+
+    def metric(self, key, test=None):
+        """The value of METRIC <test> <key>; test may be omitted if only one test has it."""
+        if test is not None:
+            return self.metrics[(test, key)]
+        found = [v for (t, k), v in self.metrics.items() if k == key]
+        if len(found) != 1:
+            raise KeyError(f"metric {key!r}: {len(found)} tests report it; name the test")
+        return found[0]
+
+    def tail(self, n=25):
+        return "\n".join(self.log.lines[-n:])
+
+    def explain(self, tail=25):
+        """A multi-line description for assertion messages and the grader."""
+        status = "none" if self.status is None else self.status
+        out = [f"{self.selection}: {self.verdict} after {self.wall_s:.2f} s "
+               f"(QEMU exit status {status})"]
+        if self.note:
+            out.append(f"  note: {self.note}")
+        for name, what in self.log.failed.items():
+            out.append(f"  failed check in {name}: {what}")
+        if self.log.panic is not None:
+            out.append("  panic report:")
+            out += ["    " + line for line in self.log.panic_lines[:60]]
+        if self.log.not_implemented:
+            at = f" ({self.log.not_implemented_at})" if self.log.not_implemented_at else ""
+            out.append(f"  not implemented: {self.log.not_implemented}{at}")
+            out += ["    " + str(frame) for frame in self.log.backtrace]
+        if self.verdict == Verdict.TIMEOUT:
+            out.append(f"  no verdict within {self.timeout_s} s; QEMU was killed")
+        if self.stderr.strip():
+            out.append("  QEMU stderr:")
+            out += ["    " + line for line in self.stderr.strip().splitlines()[-10:]]
+        detailed = (self.verdict == Verdict.FAIL and self.log.failed) or \
+            (self.verdict == Verdict.PANIC and self.log.panic is not None)
+        if not detailed:
+            out.append(f"  last {tail} lines of the serial log:")
+            out += ["    " + line for line in self.log.lines[-tail:]] or ["    (empty)"]
+        out.append(f"  log: {self.log_path}")
+        return "\n".join(out)
+
+    def expect(self, verdict):
+        __tracebackhide__ = True
+        if self.verdict != verdict:
+            raise AssertionError(f"expected {verdict}, got {self.verdict}\n{self.explain()}")
+        return self
+
+    def expect_pass(self):
+        __tracebackhide__ = True
+        return self.expect(Verdict.PASS)
+
+    def timing_record(self):
+        """A JSON-friendly summary (timings.json, the grader)."""
+        return {
+            "selection": self.selection,
+            "verdict": str(self.verdict),
+            "status": self.status,
+            "wall_s": round(self.wall_s, 3),
+            "first_line_s": _round(self.first_line_s),
+            "tests": {n: str(t.verdict) for n, t in self.tests.items()},
+            "log": self.log_path,
+        }
+
+
+def _round(x):
+    return None if x is None else round(x, 3)

@@ -1,0 +1,514 @@
+"""Tests of the test harness itself.
+
+1. The log parser and verdict rules on canned text (no process at all).
+2. The runner and the `keos` fixture against a fake QEMU (harness/fake_qemu.py):
+   timeouts, killing, log files, timing, interruption, the pytest plugin end to end.
+3. The real kernel's deliberately broken `selftest.*` tests (marker `kernel`).
+
+After every run that starts a process, the test checks that the process is gone.
+"""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import Verdict, classify, parse_log, qemu_args
+from harness import qemu as hq
+from harness.log import Result, parse_value
+from harness.plugin import Build, log_name
+
+GRADER = Path(__file__).resolve().parent
+FAKE = [sys.executable, str(GRADER / "harness" / "fake_qemu.py")]
+
+
+def assert_gone(result):
+    """The QEMU (or fake) of `result` no longer exists, and none is tracked as live."""
+    assert result.pid is not None and result.start_time is not None
+    assert not hq.is_alive(result.pid, result.start_time), \
+        f"process {result.pid} is still alive (state {hq.proc_state(result.pid)})"
+    assert hq.live_pids() == [], f"harness still tracks live QEMUs: {hq.live_pids()}"
+
+
+# ---------------------------------------------------------------------------------------
+# 1. Parser and verdict rules on canned logs.
+
+BOOT = "\r\nKeOS booting\r\nsmp: 4 CPUs online\r\nKEOS-READY cpus=4 free_pages=130000 test=x\r\n"
+
+CANNED = {
+    "pass": (BOOT + "TEST-START keos.palloc\nMETRIC keos.palloc pages=512\n"
+             "TEST-PASS keos.palloc ms=12\nTESTS-DONE passed=1 failed=0\n", 33),
+    "fail": (BOOT + "TEST-START keos.palloc\n"
+             "TEST-FAIL keos.palloc keos/tests/palloc.c:40: CHECK_EQ(n, 3): 0x2 != 0x3\n"
+             "TESTS-DONE passed=0 failed=1\n", 35),
+    "panic": (BOOT + "TEST-START selftest.null_deref\n\n"
+              "PANIC: NULL pointer dereference: page fault at 0x0, rip 0xffffffff80104a2b "
+              "(cpu 0, thread selftest.null_deref)\n"
+              "  rip ffffffff80104a2b  rsp ffff80000011ff80  rflags 0000000000000286\n"
+              "BACKTRACE:\n"
+              "  #0 0xffffffff80104a2b ktest_selftest_null_deref+0xb\n"
+              "  #1 0xffffffff80102f10 test_thread+0x10\n"
+              "  #2 0xffffffff80101234 ??+0x0\n", 37),
+    "not_impl": (BOOT + "TEST-START p3.npt\n\nNOT-IMPLEMENTED npt_map (project3/npt.c:17)\n"
+                 "not implemented: npt_map (project3/npt.c:17)\nBACKTRACE:\n"
+                 "  #0 0xffffffff80105000 npt_map+0x1f\n", 39),
+    "triple": (BOOT + "TEST-START selftest.triple_fault\n", 0),
+}
+
+
+@pytest.mark.parametrize("name, verdict", [
+    ("pass", Verdict.PASS), ("fail", Verdict.FAIL), ("panic", Verdict.PANIC),
+    ("not_impl", Verdict.NOT_IMPLEMENTED), ("triple", Verdict.TRIPLE_FAULT),
+])
+def test_canned_verdict(name, verdict):
+    text, status = CANNED[name]
+    result = Result.from_output(text, status, selection="x")
+    assert result.verdict == verdict, result.explain()
+
+
+def test_canned_timeout_beats_status():
+    # A killed QEMU exits with status 0 on SIGTERM: the timeout flag decides, not status.
+    text, _ = CANNED["triple"]
+    assert Result.from_output(text, 0, timed_out=True).verdict == Verdict.TIMEOUT
+
+
+def test_pass_details():
+    result = Result.from_output(*CANNED["pass"], selection="keos.palloc")
+    assert result.metrics == {("keos.palloc", "pages"): 512}
+    assert result.metric("pages") == 512
+    assert result.tests["keos.palloc"].verdict == Verdict.PASS
+    assert result.tests["keos.palloc"].ms == 12
+    assert result.failure is None and result.panic is None
+    assert result.expect_pass() is result
+
+
+def test_fail_details():
+    result = Result.from_output(*CANNED["fail"], selection="keos.palloc")
+    assert result.failure == "keos/tests/palloc.c:40: CHECK_EQ(n, 3): 0x2 != 0x3"
+    assert result.tests["keos.palloc"].verdict == Verdict.FAIL
+    with pytest.raises(AssertionError) as info:
+        result.expect_pass()
+    message = str(info.value)
+    assert "expected PASS, got FAIL" in message
+    assert "keos/tests/palloc.c:40: CHECK_EQ(n, 3): 0x2 != 0x3" in message
+
+
+def test_panic_details():
+    result = Result.from_output(*CANNED["panic"], log_path="build/logs/x.log")
+    assert result.panic.startswith("NULL pointer dereference: page fault at 0x0")
+    assert result.backtrace_functions == ["ktest_selftest_null_deref", "test_thread", "??"]
+    frame = result.backtrace[0]
+    assert (frame.index, frame.addr, frame.offset) == (0, 0xffffffff80104a2b, 0xb)
+    assert result.tests["selftest.null_deref"].verdict == Verdict.PANIC
+    message = str(pytest.raises(AssertionError, result.expect_pass).value)
+    assert "ktest_selftest_null_deref+0xb" in message and "rip ffffffff80104a2b" in message
+    assert "build/logs/x.log" in message
+
+
+def test_not_implemented_details():
+    result = Result.from_output(*CANNED["not_impl"])
+    assert result.not_implemented == "npt_map"
+    assert result.log.not_implemented_at == "project3/npt.c:17"
+    assert result.backtrace_functions == ["npt_map"]
+    assert "not implemented: npt_map (project3/npt.c:17)" in result.explain()
+
+
+def test_timeout_message_shows_log_tail():
+    text = BOOT + "TEST-START selftest.loop_forever\nstill spinning\n"
+    result = Result.from_output(text, 0, selection="selftest.loop_forever",
+                                timed_out=True, timeout_s=3)
+    message = str(pytest.raises(AssertionError, result.expect_pass).value)
+    assert "TIMEOUT" in message and "within 3 s" in message and "still spinning" in message
+    assert result.tests["selftest.loop_forever"].verdict == Verdict.TIMEOUT
+
+
+@pytest.mark.parametrize("text, status, note", [
+    ("TEST-START a\nTEST-PASS a ms=1\n", 33, "no TESTS-DONE"),
+    ("TEST-START a\nTEST-PASS a ms=1\nTESTS-DONE passed=2 failed=0\n", 33, "passed=2 but 1"),
+    ("TESTS-DONE passed=0 failed=0\n", 33, "matched no test"),
+    ("TESTS-DONE passed=0 failed=0\nERROR no test matches \"zz\"\n", 35, "matched no test"),
+    ("KeOS booting\n", 1, "exit status 1"),
+    ("KeOS booting\n", -9, "signal 9"),
+    ("TEST-START a\nTEST-PASS a ms=1\nTESTS-DONE passed=1 failed=0\n", 0, "exit status 0"),
+])
+def test_error_verdicts(text, status, note):
+    verdict, why = classify(parse_log(text), status)
+    assert verdict == Verdict.ERROR
+    assert note in why
+
+
+def test_killed_after_done_uses_tests_done():
+    ok = "TEST-START a\nTEST-PASS a ms=1\nTESTS-DONE passed=1 failed=0\n"
+    bad = "TEST-START a\nTEST-FAIL a f.c:1: CHECK(x)\nTESTS-DONE passed=0 failed=1\n"
+    verdict, note = classify(parse_log(ok), -15, killed_after_done=True)
+    assert verdict == Verdict.PASS and "did not exit" in note
+    assert classify(parse_log(bad), -15, killed_after_done=True)[0] == Verdict.FAIL
+
+
+def test_several_tests_in_one_boot():
+    text = ("TEST-START a\nMETRIC a n=1\nTEST-PASS a ms=3\n"
+            "TEST-START b\nTEST-FAIL b x.c:9: CHECK(y)\n"
+            "TEST-START c\nMETRIC c n=0x10\n"
+            "PANIC: boom (cpu 1, thread c)\nBACKTRACE:\n  #0 0xffffffff80100000 c_fn+0x4\n")
+    result = Result.from_output(text, 37)
+    assert result.verdict == Verdict.PANIC
+    assert {n: t.verdict for n, t in result.tests.items()} == {
+        "a": Verdict.PASS, "b": Verdict.FAIL, "c": Verdict.PANIC}
+    assert result.metrics == {("a", "n"): 1, ("c", "n"): 16}
+    with pytest.raises(KeyError, match="2 tests report it"):
+        result.metric("n")
+    assert result.metric("n", test="c") == 16
+
+
+def test_parser_ignores_escapes_and_carriage_returns():
+    text = "\x1b[2J\x1b[HTEST-START a\r\nTEST-PASS a ms=5\r\nTESTS-DONE passed=1 failed=0"
+    result = Result.from_output(text, 33)
+    assert result.verdict == Verdict.PASS and result.tests["a"].ms == 5
+
+
+def test_markers_only_count_at_line_start():
+    text = "printk: saw TESTS-DONE passed=1 failed=0 in a string\nTEST-START a\n"
+    log = parse_log(text)
+    assert log.done is None and log.started == ["a"]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("42", 42), ("0x1f", 31), ("1.5", 1.5), ("n/a", "n/a")])
+def test_metric_values(text, value):
+    assert parse_value(text) == value
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Command line, runner and fixture, with a fake QEMU.
+
+def test_qemu_args_defaults_and_overrides():
+    args = qemu_args("a,b*", smp=2, cpu="qemu64,-svm", extra=["-fw_cfg", "name=opt/x,string=1"])
+    joined = " ".join(args)
+    assert "-cpu qemu64,-svm -smp 2 " in joined
+    assert "-fw_cfg name=opt/keos/test,string=a,,b*" in joined   # QEMU needs ",," for ","
+    assert args[-2:] == ["-fw_cfg", "name=opt/x,string=1"]
+    default = " ".join(qemu_args("t"))
+    assert "-cpu qemu64,+svm,+npt -smp 4 -accel tcg,thread=multi -m 512M -no-reboot" in default
+    assert "opt/keos/test" not in " ".join(qemu_args(""))
+
+
+def test_log_names_are_safe_and_distinct():
+    a = log_name("test_x.py::test_run[keos.palloc-4]")
+    b = log_name("test_x.py::test_run[keos.palloc-2]")
+    assert a == "test_x.py_test_run_keos.palloc-4" and a != b
+    long = log_name("t.py::" + "x" * 300)
+    assert len(long) <= 150 and long != log_name("t.py::" + "x" * 299)
+
+
+@pytest.mark.parametrize("scenario, verdict", [
+    ("pass", Verdict.PASS), ("fail", Verdict.FAIL), ("panic", Verdict.PANIC),
+    ("notimpl", Verdict.NOT_IMPLEMENTED), ("triple", Verdict.TRIPLE_FAULT),
+    ("crash", Verdict.ERROR), ("none", Verdict.ERROR), ("multi", Verdict.FAIL),
+    ("partial", Verdict.PASS),
+])
+def test_fake_verdicts(keos, scenario, verdict):
+    result = keos(f"fake.{scenario}", timeout=10, qemu_cmd=FAKE)
+    assert result.verdict == verdict, result.explain()
+    assert_gone(result)
+    assert Path(result.log_path).read_text() == result.log_text
+    assert result.first_line_s is not None and result.first_line_s <= result.wall_s
+
+
+def test_fake_details_reach_the_result(keos):
+    result = keos("fake.multi", qemu_cmd=FAKE)
+    assert result.failure == "kev/mmio.c:99: CHECK(len == 4)"
+    assert result.metrics == {("fake.a", "pages"): 3, ("fake.c", "pages"): 5}
+    assert [t.verdict for t in result.tests.values()] == [
+        Verdict.PASS, Verdict.FAIL, Verdict.PASS]
+    crash = keos("fake.crash", qemu_cmd=FAKE)
+    assert "Could not open" in crash.stderr and "Could not open" in crash.explain()
+    assert Path(crash.log_path + ".stderr").exists()
+
+
+def test_overrides_reach_the_process(keos):
+    result = keos("fake.echo,other.*", smp=2, cpu="qemu64,-svm",
+                  extra=["-fw_cfg", "name=opt/keos/extra,string=1"], qemu_cmd=FAKE)
+    result.expect_pass()
+    lines = result.log.lines
+    assert "SELECTION fake.echo,other.*" in lines
+    assert "CPU qemu64,-svm" in lines and "SMP 2" in lines
+    assert any("name=opt/keos/extra,string=1" in line for line in lines)
+
+
+def test_logs_are_per_test_and_per_run(keos, request):
+    first = keos("fake.pass", qemu_cmd=FAKE)
+    second = keos("fake.fail", qemu_cmd=FAKE)
+    base = hq.LOG_DIR / log_name(request.node.nodeid)
+    assert first.log_path == f"{base}.log"
+    assert second.log_path == f"{base}.2.log"
+    assert "TEST-PASS" in Path(first.log_path).read_text()
+    assert "TEST-FAIL" in Path(second.log_path).read_text()
+    props = [v for k, v in request.node.user_properties if k == "keos_run"]
+    assert [(p["run"], p["verdict"]) for p in props] == [(1, "PASS"), (2, "FAIL")]
+
+
+def test_timeout_kills_the_process(keos):
+    start = time.monotonic()
+    result = keos("fake.hang", timeout=1, qemu_cmd=FAKE)
+    took = time.monotonic() - start
+    assert result.verdict == Verdict.TIMEOUT
+    assert 1.0 <= result.wall_s < 1.5, result.wall_s
+    assert took < 4, f"the harness took {took:.1f} s to stop a SIGTERM-able process"
+    assert_gone(result)
+
+
+def test_timeout_escalates_to_sigkill(keos):
+    result = keos("fake.stubborn", timeout=0.5, qemu_cmd=FAKE)
+    assert result.verdict == Verdict.TIMEOUT
+    assert result.status == -signal.SIGKILL, "SIGTERM was ignored, so SIGKILL must end it"
+    assert_gone(result)
+
+
+@pytest.mark.timeout_s(0.7)
+def test_timeout_marker(keos, request):
+    result = keos("fake.hang", qemu_cmd=FAKE)
+    scale = request.config.getoption("keos_timeout_scale")
+    assert result.timeout_s == pytest.approx(0.7 * scale)
+    assert result.verdict == Verdict.TIMEOUT
+    assert_gone(result)
+
+
+def test_wall_time_is_time_to_verdict_line(keos):
+    # fake.slow prints TESTS-DONE at 0.5 s and exits 1 s later.
+    result = keos("fake.slow", qemu_cmd=FAKE)
+    result.expect_pass()
+    assert 0.5 <= result.wall_s < 1.4, result.wall_s   # the exit comes at 1.5 s
+    assert_gone(result)
+
+
+def test_stopped_after_tests_done_if_it_does_not_exit(keos):
+    result = keos("fake.done_hang", qemu_cmd=FAKE)
+    assert result.verdict == Verdict.PASS and "did not exit" in result.note
+    assert_gone(result)
+
+
+def test_missing_qemu_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(hq, "QEMU", "qemu-system-does-not-exist")
+    with pytest.raises(hq.QemuMissing, match="install qemu-system-x86"):
+        hq.run("x", log_path="/dev/null")
+    with pytest.raises(pytest.fail.Exception, match="install qemu-system-x86"):
+        Build(always=False).ensure()
+
+
+@pytest.mark.parametrize("recipe, ok", [
+    ("mkdir -p build && touch build/keos.iso build/disk.img && echo x >> count", True),
+    ("echo cc: error: boom && echo x >> count && false", False),
+])
+def test_build_runs_make_once(tmp_path, monkeypatch, recipe, ok):
+    (tmp_path / "Makefile").write_text(f"all:\n\t{recipe}\n")
+    monkeypatch.setattr(hq, "ROOT", tmp_path)
+    monkeypatch.setattr(hq, "BUILD", tmp_path / "build")
+    monkeypatch.setattr(hq, "ISO", tmp_path / "build" / "keos.iso")
+    monkeypatch.setattr(hq, "DISK", tmp_path / "build" / "disk.img")
+    monkeypatch.setattr(hq, "find_qemu", lambda: "qemu")
+    build = Build(always=False)
+    for _ in range(2):
+        if ok:
+            build.ensure()
+        else:
+            with pytest.raises(pytest.fail.Exception, match="boom"):
+                build.ensure()
+    assert (tmp_path / "count").read_text() == "x\n", "make must run exactly once"
+
+
+def _wait_for_pid(pidfile, proc):
+    for _ in range(200):
+        if pidfile.exists() and pidfile.read_text():
+            return int(pidfile.read_text())
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the fake QEMU never started")
+
+
+def _wait_gone(pid, start_time, seconds=5):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and hq.is_alive(pid, start_time):
+        time.sleep(0.05)
+    return not hq.is_alive(pid, start_time)
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
+def test_no_qemu_outlives_the_harness(tmp_path, how):
+    """Interrupt (Ctrl-C) or kill the Python process running the harness mid-run: its
+    QEMU must die too (SIGINT: the finally clause; SIGKILL: PR_SET_PDEATHSIG)."""
+    pidfile = tmp_path / "fake.pid"
+    script = (f"import sys; sys.path.insert(0, {str(GRADER)!r})\n"
+              f"from harness import qemu\n"
+              f"qemu.run('fake.hang', timeout=60, qemu={FAKE!r}, "
+              f"log_path={str(tmp_path / 'x.log')!r})\n")
+    env = dict(os.environ, FAKE_QEMU_PIDFILE=str(pidfile))
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        pid = _wait_for_pid(pidfile, proc)
+        start_time = hq.proc_start_time(pid)
+        assert hq.is_alive(pid, start_time)
+        proc.send_signal(how)
+        proc.wait(10)
+        assert _wait_gone(pid, start_time), f"fake QEMU {pid} survived {how.name}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+PLUGIN_TESTS = """
+import sys
+import pytest
+from harness import Verdict
+FAKE = {fake!r}
+
+def test_pass(keos):
+    keos("fake.pass", qemu_cmd=FAKE).expect_pass()
+
+def test_fail(keos):
+    assert keos("fake.fail", qemu_cmd=FAKE).verdict == Verdict.FAIL
+
+@pytest.mark.timeout_s(0.5)
+def test_hang(keos):
+    keos("fake.hang", qemu_cmd=FAKE).expect_pass()
+
+def test_no_qemu():
+    pass
+"""
+
+
+@pytest.mark.parametrize("xdist", [False, True])
+def test_plugin_end_to_end(tmp_path, xdist):
+    """A separate pytest session using the plugin: summary table and timings.json, with
+    and without pytest-xdist (where runs travel from workers to the controller)."""
+    if xdist:
+        pytest.importorskip("xdist")
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --strict-markers\n")
+    (tmp_path / "conftest.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(GRADER)!r})\npytest_plugins = ['harness.plugin']\n")
+    (tmp_path / "test_fake.py").write_text(PLUGIN_TESTS.format(fake=FAKE))
+    logs = tmp_path / "logs"
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", str(tmp_path)]
+    if xdist:
+        cmd += ["-n", "2"]
+    env = dict(os.environ, KEOS_LOG_DIR=str(logs))
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    out = done.stdout
+    assert done.returncode == 1, out     # test_hang fails on purpose
+    assert "3 passed" in out and "1 failed" in out, out
+    assert "KeOS QEMU runs" in out, out
+    timings = json.loads((logs / "timings.json").read_text())
+    runs = {r["nodeid"]: r for r in timings["runs"]}
+    assert {k: r["verdict"] for k, r in runs.items()} == {
+        "test_fake.py::test_pass": "PASS", "test_fake.py::test_fail": "FAIL",
+        "test_fake.py::test_hang": "TIMEOUT"}
+    assert runs["test_fake.py::test_hang"]["wall_s"] >= 0.5
+    for nodeid, run in runs.items():
+        assert Path(run["log"]) == logs / f"{log_name(nodeid)}.log"
+        assert Path(run["log"]).exists()
+        assert f"{run['wall_s']:7.2f}s  {run['verdict']:<15}  {nodeid}" in out
+    assert "expected PASS, got TIMEOUT" in out     # expect_pass's message reached the report
+
+
+def test_makefile_run_mirrors_qemu_args():
+    """`make run` must boot QEMU exactly as the harness does (order aside)."""
+    makefile = hq.ROOT / "Makefile"
+    if not makefile.exists() or "\nrun:" not in makefile.read_text():
+        pytest.skip("no Makefile with a run target yet")
+    done = subprocess.run(["make", "-n", "--no-print-directory", "run", "TEST=a.b,c.*"],
+                          cwd=hq.ROOT, capture_output=True, text=True, timeout=60)
+    lines = [l for l in done.stdout.splitlines() if l.lstrip("-").startswith(hq.QEMU)]
+    assert lines, f"`make -n run` printed no {hq.QEMU} command:\n{done.stdout}{done.stderr}"
+    make_args = shlex.split(lines[-1].lstrip("-"))[1:]
+    ours = qemu_args("a.b,c.*")
+
+    def options(args):
+        pairs, i = [], 0
+        while i < len(args):
+            if i + 1 < len(args) and not args[i + 1].startswith("-"):
+                pairs.append((args[i], args[i + 1]))
+                i += 2
+            else:
+                pairs.append((args[i],))
+                i += 1
+        return sorted(pairs)
+    assert options(make_args) == options(ours), \
+        f"make run: {' '.join(make_args)}\nharness:  {' '.join(ours)}"
+
+
+# ---------------------------------------------------------------------------------------
+# 3. The real kernel's deliberately broken tests.
+
+@pytest.mark.kernel
+@pytest.mark.timeout_s(30)
+def test_selftest_pass(keos):
+    result = keos("selftest.pass")
+    result.expect_pass()
+    assert result.tests["selftest.pass"].verdict == Verdict.PASS
+    assert_gone(result)
+
+
+@pytest.mark.kernel
+def test_selftest_loop_forever_times_out(keos):
+    result = keos("selftest.loop_forever", timeout=3)
+    result.expect(Verdict.TIMEOUT)
+    assert "TEST-START selftest.loop_forever" in result.log.lines
+    assert_gone(result)
+
+
+@pytest.mark.kernel
+def test_selftest_null_deref_panics_with_backtrace(keos):
+    result = keos("selftest.null_deref")
+    result.expect(Verdict.PANIC)
+    assert "ktest_selftest_null_deref" in result.backtrace_functions, result.explain()
+    assert_gone(result)
+
+
+@pytest.mark.kernel
+def test_selftest_assert_fail_reports_the_check(keos):
+    result = keos("selftest.assert_fail")
+    result.expect(Verdict.FAIL)
+    where, _, what = result.failure.partition(": ")
+    assert where.rsplit(":", 1)[1].isdigit() and what, result.failure
+    assert result.failure in result.explain()
+    assert_gone(result)
+
+
+@pytest.mark.kernel
+def test_selftest_not_impl(keos):
+    result = keos("selftest.not_impl")
+    result.expect(Verdict.NOT_IMPLEMENTED)
+    assert result.not_implemented, result.explain()
+    assert_gone(result)
+
+
+@pytest.mark.kernel
+def test_selftest_triple_fault(keos):
+    result = keos("selftest.triple_fault")
+    result.expect(Verdict.TRIPLE_FAULT)
+    assert_gone(result)
+
+
+@pytest.mark.kernel
+def test_selftest_two_in_one_boot(keos):
+    result = keos("selftest.pass,selftest.assert_fail")
+    result.expect(Verdict.FAIL)
+    assert {n: t.verdict for n, t in result.tests.items()} == {
+        "selftest.pass": Verdict.PASS, "selftest.assert_fail": Verdict.FAIL}
+    assert_gone(result)
+
+
+@pytest.mark.kernel
+def test_selection_matching_nothing_is_an_error(keos):
+    result = keos("selftest.no_such_test")
+    result.expect(Verdict.ERROR)
+    assert "matched no test" in result.note
+    assert_gone(result)

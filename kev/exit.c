@@ -1,0 +1,368 @@
+/*
+ * exit.c: what happens at each #VMEXIT, one handler per exit code.
+ *
+ * A handler returns true to enter the guest again, false when the vCPU is
+ * done (it then set its verdict with vcpu_end or vcpu_fail). SVM under QEMU
+ * has no next-RIP, so a handler that emulates an instruction advances RIP by
+ * that instruction's length itself.
+ */
+#include "insn.h"
+#include "mm.h"
+#include "printk.h"
+#include "vm.h"
+#include "x86.h"
+
+#define COM1 0x3F8
+#define KEV_MSR_SCRATCH 0x40000100 /* a read/write MSR for the tests */
+#define MAX_PRINT 4096
+
+static void skip_insn(struct vcpu *vcpu, int len)
+{
+	vcpu->vmcb->save.rip += len;
+}
+
+/* ---- the guest console: lines of guest output, prefixed so they cannot pose as ours ---- */
+
+void console_flush(struct vcpu *vcpu)
+{
+	if (vcpu->line_len == 0)
+		return;
+	vcpu->line[vcpu->line_len] = '\0';
+	struct vm *vm = vcpu->vm;
+	size_t room = sizeof(vm->console) - 1 - vm->console_len;
+	size_t n = MIN(room, (size_t)vcpu->line_len);
+	memcpy(vm->console + vm->console_len, vcpu->line, n);
+	vm->console_len += n;
+	if (vm->console_len < sizeof(vm->console) - 1)
+		vm->console[vm->console_len++] = '\n';
+	vm->console[vm->console_len] = '\0';
+	if (vcpu->vm->nvcpus > 1)
+		printk("guest%d| %s\n", vcpu->id, vcpu->line);
+	else
+		printk("guest| %s\n", vcpu->line);
+	vcpu->line_len = 0;
+}
+
+static void console_putc(struct vcpu *vcpu, char c)
+{
+	if (c == '\n') {
+		console_flush(vcpu);
+		return;
+	}
+	if (c == '\r')
+		return;
+	if (vcpu->line_len == sizeof(vcpu->line) - 1)
+		console_flush(vcpu);
+	vcpu->line[vcpu->line_len++] = (c >= 0x20 && c < 0x7F) || c == '\t' ? c : '?';
+}
+
+/* ---- VMMCALL ---- */
+
+static bool handle_vmmcall(struct vcpu *vcpu)
+{
+	uint64_t *r = vcpu->regs;
+	switch (r[RAX]) {
+	case HC_EXIT:
+		vcpu_end(vcpu, VCPU_EXITED, r[RDI]);
+		return false;
+	case HC_PRINT: {
+		if (r[RSI] > MAX_PRINT) {
+			vcpu_fail(vcpu, "HC_PRINT of %lu bytes (at most %d)", r[RSI], MAX_PRINT);
+			return false;
+		}
+		static char buf[VM_MAX_VCPUS][MAX_PRINT];
+		char *b = buf[vcpu->id];
+		if (vcpu_read_gva(vcpu, r[RDI], b, r[RSI]) != 0) {
+			vcpu_fail(vcpu, "HC_PRINT buffer 0x%lx+%lu is not guest memory", r[RDI], r[RSI]);
+			return false;
+		}
+		for (uint64_t i = 0; i < r[RSI]; i++)
+			console_putc(vcpu, b[i]);
+		r[RAX] = 0;
+		skip_insn(vcpu, 3);
+		return true;
+	}
+	default:
+		vcpu_fail(vcpu, "unknown hypercall %lu", r[RAX]);
+		return false;
+	}
+}
+
+/* ---- CPUID: the host's answers, with this vCPU's id and without SVM ---- */
+
+static bool handle_cpuid(struct vcpu *vcpu)
+{
+	uint64_t *r = vcpu->regs;
+	uint32_t a, b, c, d;
+	uint32_t leaf = r[RAX], sub = r[RCX];
+	cpuid(leaf, sub, &a, &b, &c, &d);
+	if (leaf == 1) {
+		b = (b & 0x00FFFFFF) | ((uint32_t)vcpu->id << 24); /* initial APIC id */
+		c |= 1U << 31;					   /* "running under a hypervisor" */
+	} else if (leaf == 0x80000001) {
+		c &= ~(1U << 2); /* no nested SVM */
+	} else if (leaf == 0x40000000) {
+		a = 0x40000000;
+		memcpy(&b, "KeVK", 4), memcpy(&c, "eVKe", 4), memcpy(&d, "VKeV", 4);
+	}
+	r[RAX] = a, r[RBX] = b, r[RCX] = c, r[RDX] = d;
+	skip_insn(vcpu, 2);
+	return true;
+}
+
+/* ---- HLT: nothing ever interrupts a guest here, so only a spin-wait may halt ---- */
+
+static bool handle_hlt(struct vcpu *vcpu)
+{
+	if (!(vcpu->vmcb->save.rflags & RFLAGS_IF)) {
+		vcpu_fail(vcpu, "hlt with interrupts disabled: nothing can ever wake this vCPU");
+		return false;
+	}
+	skip_insn(vcpu, 1);
+	thread_yield();
+	return true;
+}
+
+static bool handle_shutdown(struct vcpu *vcpu)
+{
+	printk("kev: %s vcpu%d: triple fault (shutdown) at rip 0x%lx\n", vcpu->vm->name,
+	       vcpu->id, vcpu->vmcb->save.rip);
+	vcpu_end(vcpu, VCPU_TRIPLE_FAULT, 0);
+	return false;
+}
+
+/* ---- MSRs that are not passed through (see msrpm_init) ---- */
+
+static bool handle_msr(struct vcpu *vcpu)
+{
+	uint64_t *r = vcpu->regs;
+	bool write = vcpu->exit.info1 == 1;
+	uint32_t msr = r[RCX];
+	uint64_t value = (r[RDX] << 32) | (uint32_t)r[RAX];
+
+	switch (msr) {
+	case KEV_MSR_SCRATCH:
+		if (write)
+			vcpu->test_msr = value;
+		value = vcpu->test_msr;
+		break;
+	case 0x1B: /* APIC_BASE: enabled, at the usual address, BSP flag on vCPU 0 */
+		value = 0xFEE00000 | (1 << 11) | (vcpu->id == 0 ? 1 << 8 : 0);
+		break;
+	case 0x277: /* PAT */
+		if (write)
+			vcpu->vmcb->save.g_pat = value;
+		value = vcpu->vmcb->save.g_pat;
+		break;
+	case 0x10: /* TSC */
+		value = rdtsc();
+		break;
+	default:
+		vcpu_fail(vcpu, "unhandled %s of MSR 0x%x", write ? "wrmsr" : "rdmsr", msr);
+		return false;
+	}
+	if (!write) {
+		r[RAX] = (uint32_t)value;
+		r[RDX] = value >> 32;
+	}
+	skip_insn(vcpu, 2);
+	return true;
+}
+
+/* ---- port I/O ---- */
+
+static int com1_io(struct vcpu *vcpu, uint16_t port, bool in, int size, uint32_t *value)
+{
+	(void)size;
+	if (in)
+		*value = port == COM1 + 5 ? 0x60 : 0; /* line status: transmitter empty */
+	else if (port == COM1)
+		console_putc(vcpu, (char)*value);
+	return 0; /* the other registers (baud, FIFO, ...) are accepted and ignored */
+}
+
+static int port_io(struct vcpu *vcpu, uint16_t port, bool in, int size, uint32_t *value)
+{
+	if (port >= COM1 && port <= COM1 + 7)
+		return com1_io(vcpu, port, in, size, value);
+	struct vm *vm = vcpu->vm;
+	for (int i = 0; i < vm->nports; i++)
+		if (port >= vm->ports[i].first && port <= vm->ports[i].last)
+			return vm->ports[i].io(vcpu, port, in, size, value, vm->ports[i].arg);
+	vcpu_fail(vcpu, "unhandled port I/O: %s%s 0x%x", in ? "in" : "out",
+		  size == 1 ? "b" : size == 2 ? "w" : "l", port);
+	return -1;
+}
+
+/* One element of ins/outs: memory at RSI (outs) or RDI (ins), then step the pointer. */
+static int string_io_once(struct vcpu *vcpu, uint16_t port, bool in, int size, uint64_t amask)
+{
+	uint64_t *r = vcpu->regs;
+	int step = (vcpu->vmcb->save.rflags & (1 << 10)) ? -size : size; /* DF */
+	uint32_t value = 0;
+	uint64_t gpa;
+	if (in) {
+		if (port_io(vcpu, port, true, size, &value) != 0)
+			return -1;
+		if (vcpu_gva_to_gpa(vcpu, r[RDI] & amask, &gpa) != 0 ||
+		    vm_write_gpa(vcpu->vm, gpa, &value, size) != 0) {
+			vcpu_fail(vcpu, "ins to 0x%lx: not guest memory", r[RDI]);
+			return -1;
+		}
+		r[RDI] = (r[RDI] + step) & amask;
+		return 0;
+	}
+	if (vcpu_read_gva(vcpu, r[RSI] & amask, &value, size) != 0) {
+		vcpu_fail(vcpu, "outs from 0x%lx: not guest memory", r[RSI]);
+		return -1;
+	}
+	r[RSI] = (r[RSI] + step) & amask;
+	return port_io(vcpu, port, false, size, &value);
+}
+
+static bool handle_ioio(struct vcpu *vcpu)
+{
+	uint64_t info = vcpu->exit.info1;
+	uint16_t port = info >> SVM_IOIO_PORT_SHIFT;
+	bool in = info & SVM_IOIO_TYPE_IN;
+	int size = (info >> SVM_IOIO_SIZE_SHIFT) & 7; /* one-hot: 1, 2 or 4 */
+	int abits = ((info >> SVM_IOIO_ASIZE_SHIFT) & 7) == 1 ? 16
+		    : ((info >> SVM_IOIO_ASIZE_SHIFT) & 7) == 2 ? 32 : 64;
+	uint64_t amask = abits == 64 ? ~0UL : (1UL << abits) - 1;
+	uint64_t *r = vcpu->regs;
+
+	if (info & SVM_IOIO_STR) {
+		uint64_t count = (info & SVM_IOIO_REP) ? (r[RCX] & amask) : 1;
+		for (; count > 0; count--) {
+			if (string_io_once(vcpu, port, in, size, amask) != 0)
+				return false;
+			if (info & SVM_IOIO_REP)
+				r[RCX] = (r[RCX] - 1) & amask;
+		}
+	} else {
+		uint32_t value = r[RAX];
+		if (port_io(vcpu, port, in, size, &value) != 0)
+			return false;
+		if (in) {
+			uint64_t mask = size == 4 ? 0xFFFFFFFFUL : (1UL << (8 * size)) - 1;
+			/* in eax zero-extends into rax; in al/ax keep the other bits */
+			r[RAX] = size == 4 ? value : (r[RAX] & ~mask) | (value & mask);
+		}
+	}
+	vcpu->vmcb->save.rip = vcpu->exit.info2; /* EXITINFO2 holds the next RIP: reliable */
+	return true;
+}
+
+/* ---- nested page faults: the pager, then MMIO, then an error ---- */
+
+static bool emulate_mmio(struct vcpu *vcpu, struct mmio_region *m, uint64_t gpa)
+{
+	uint8_t code[15];
+	size_t avail = 0;
+	/* Fetch what we can of the instruction; it may end right before an unmapped page. */
+	while (avail < sizeof(code) &&
+	       vcpu_read_gva(vcpu, vcpu->exit.rip + avail, &code[avail], 1) == 0)
+		avail++;
+	struct insn_mmio insn;
+	const char *why = NULL;
+	if (insn_decode_mmio(code, avail, &insn, &why) != 0) {
+		vcpu_fail(vcpu, "MMIO at 0x%lx: cannot emulate the instruction at rip 0x%lx (%s)", gpa,
+			  vcpu->exit.rip, why ? why : "?");
+		return false;
+	}
+	uint64_t value = 0;
+	if (insn.is_write)
+		value = insn_store_value(&insn, vcpu->regs);
+	if (m->access(vcpu, gpa, insn.is_write, insn.size, &value, m->arg) != 0) {
+		if (vcpu->verdict == VCPU_RUNNING)
+			vcpu_fail(vcpu, "MMIO device at 0x%lx refused a %d-byte %s", gpa, insn.size,
+				  insn.is_write ? "write" : "read");
+		return false;
+	}
+	if (!insn.is_write)
+		insn_load_result(&insn, vcpu->regs, value);
+	skip_insn(vcpu, insn.len);
+	return true;
+}
+
+static bool handle_npf(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	uint64_t gpa = vcpu->exit.info2, err = vcpu->exit.info1;
+	vcpu->npf_exits++;
+
+	if (err & NPF_PRESENT) {
+		vcpu_fail(vcpu, "%s of guest-physical 0x%lx violates its nested page rights",
+			  err & NPF_FETCH ? "fetch" : err & NPF_WRITE ? "write" : "read", gpa);
+		return false;
+	}
+	if (vm->pager && gpa < vm->mem_size) {
+		spin_lock(&vm->npt_lock);
+		int r = vm->pager(vm, ALIGN_DOWN(gpa, PAGE_SIZE), vm->pager_arg);
+		spin_unlock(&vm->npt_lock);
+		if (r == 1)
+			return true;
+		if (r < 0) {
+			vcpu_fail(vcpu, "the pager failed on guest-physical 0x%lx (error %d)", gpa, r);
+			return false;
+		}
+	}
+	for (int i = 0; i < vm->nmmio; i++) {
+		struct mmio_region *m = &vm->mmio[i];
+		if (gpa >= m->gpa && gpa < m->gpa + m->size)
+			return emulate_mmio(vcpu, m, gpa);
+	}
+	vcpu_fail(vcpu, "guest-physical 0x%lx is outside the guest's memory (%s, %lu MiB of RAM)",
+		  gpa, err & NPF_FETCH ? "fetch" : err & NPF_WRITE ? "write" : "read",
+		  vm->mem_size >> 20);
+	return false;
+}
+
+/* ---- the rest ---- */
+
+static bool handle_intr(struct vcpu *vcpu)
+{
+	(void)vcpu; /* the host took its interrupt when vcpu_enter re-enabled them */
+	return true;
+}
+
+static bool handle_svm_insn(struct vcpu *vcpu)
+{
+	vcpu_fail(vcpu, "the guest used an SVM instruction (exit 0x%lx): nested SVM is not offered",
+		  vcpu->exit.code);
+	return false;
+}
+
+typedef bool (*exit_handler)(struct vcpu *vcpu);
+
+static const exit_handler exit_handlers[] = {
+	[SVM_EXIT_INTR] = handle_intr,
+	[SVM_EXIT_NMI] = handle_intr,
+	[SVM_EXIT_CPUID] = handle_cpuid,
+	[SVM_EXIT_HLT] = handle_hlt,
+	[SVM_EXIT_IOIO] = handle_ioio,
+	[SVM_EXIT_MSR] = handle_msr,
+	[SVM_EXIT_SHUTDOWN] = handle_shutdown,
+	[SVM_EXIT_VMRUN] = handle_svm_insn,
+	[SVM_EXIT_VMMCALL] = handle_vmmcall,
+	[SVM_EXIT_VMLOAD] = handle_svm_insn,
+	[SVM_EXIT_VMSAVE] = handle_svm_insn,
+	[SVM_EXIT_STGI] = handle_svm_insn,
+	[SVM_EXIT_CLGI] = handle_svm_insn,
+	[SVM_EXIT_SKINIT] = handle_svm_insn,
+	[SVM_EXIT_NPF] = handle_npf,
+};
+
+bool handle_exit(struct vcpu *vcpu)
+{
+	uint64_t code = vcpu->exit.code;
+	if ((uint32_t)code == SVM_EXIT_INVALID) {
+		vcpu_fail(vcpu, "VMRUN refused the guest state (VMEXIT_INVALID)");
+		return false;
+	}
+	if (code < ARRAY_SIZE(exit_handlers) && exit_handlers[code])
+		return exit_handlers[code](vcpu);
+	vcpu_fail(vcpu, "unhandled exit code 0x%lx (info1 0x%lx, info2 0x%lx)", code,
+		  vcpu->exit.info1, vcpu->exit.info2);
+	return false;
+}

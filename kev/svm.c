@@ -1,0 +1,93 @@
+/*
+ * svm.c: turning AMD SVM on, one CPU at a time.
+ *
+ * SVM needs, per CPU: EFER.SVME set, and a 4 KiB host-save area whose address
+ * goes into the VM_HSAVE_PA MSR (VMRUN stores part of the host's state there).
+ * We also keep a second page per CPU for the host state that VMRUN does not
+ * save (FS, GS, TR, LDTR, syscall MSRs): vcpu_vmrun() VMSAVEs it there before
+ * entering the guest and VMLOADs it back after.
+ */
+#include "cpu.h"
+#include "thread.h"
+#include "mm.h"
+#include "printk.h"
+#include "vm.h"
+#include "x86.h"
+
+#define CPUID_SVM_ECX (1U << 2)	/* leaf 0x80000001 */
+#define CPUID_NPT_EDX (1U << 0)	/* leaf 0x8000000A */
+
+static const char *svm_missing(void)
+{
+	uint32_t a, b, c, d;
+	cpuid(0x80000000, 0, &a, &b, &c, &d);
+	if (a < 0x8000000A)
+		return "SVM (AMD-V)";
+	cpuid(0x80000001, 0, &a, &b, &c, &d);
+	if (!(c & CPUID_SVM_ECX))
+		return "SVM (AMD-V)";
+	cpuid(0x8000000A, 0, &a, &b, &c, &d);
+	if (!(d & CPUID_NPT_EDX))
+		return "nested paging (NPT)";
+	if (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS)
+		return "SVM (disabled by firmware in VM_CR)";
+	return NULL;
+}
+
+bool svm_available(void)
+{
+	return svm_missing() == NULL;
+}
+
+void kev_require_svm(void)
+{
+	const char *missing = svm_missing();
+	if (!missing)
+		return;
+	printk("KEV-UNSUPPORTED: this CPU has no %s.\n", missing);
+	printk("KeV needs AMD SVM with nested paging. Under QEMU's software emulation run\n"
+	       "  qemu-system-x86_64 -cpu qemu64,+svm,+npt ...   (as `make run` does)\n");
+	qemu_exit(QEMU_EXIT_UNSUPPORTED);
+}
+
+int svm_init_cpu(void)
+{
+	struct cpu *c = mycpu();
+	if (c->svm_host_save)
+		return 0;
+	if (!svm_available())
+		return -1;
+	void *hsave = page_alloc();
+	void *host_vmcb = page_alloc();
+	if (!hsave || !host_vmcb)
+		panic("svm_init_cpu: out of memory");
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+	wrmsr(MSR_VM_HSAVE_PA, V2P(hsave));
+	/* The host's FS/GS/TR/... never change after boot: save them once. */
+	asm volatile("vmsave %%rax" ::"a"(V2P(host_vmcb)) : "memory");
+	c->svm_host_save = hsave;
+	c->svm_host_vmcb = host_vmcb;
+	return 0;
+}
+
+/* Per-CPU SVM setup must run on that CPU: one short pinned thread each. */
+static void svm_init_thread(void *arg)
+{
+	(void)arg;
+	svm_init_cpu();
+}
+
+void kev_init(void)
+{
+	if (!svm_available()) {
+		printk("kev: no SVM/NPT on this CPU: guests cannot run (keos tests still can)\n");
+		return;
+	}
+	struct thread *t[MAX_CPUS];
+	for (int i = 0; i < ncpu; i++)
+		t[i] = thread_create("svm-init", svm_init_thread, NULL, i);
+	for (int i = 0; i < ncpu; i++)
+		thread_join(t[i]);
+	kev_setup();
+	printk("kev: SVM with nested paging on %d CPUs\n", ncpu);
+}

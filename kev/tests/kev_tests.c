@@ -1,0 +1,251 @@
+/*
+ * kev_tests.c: kev's tests — each runs a small raw-code guest (guest_code.S)
+ * in a fresh VM, checks its verdict and what it printed, and checks that
+ * destroying the VM gave back every page.
+ */
+#include "mm.h"
+#include "test.h"
+#include "thread.h"
+#include "vm.h"
+
+#define GUEST_CODE 0x1000
+#define GUEST_TABLES 0x10000
+#define GUEST_RAM (1UL << 20) /* 1 MiB: enough for code, tables and stacks */
+#define STACK_TOP 0x80000
+
+#define DECLARE_GUEST(n) extern const uint8_t guest_##n[], guest_##n##_end[]
+DECLARE_GUEST(exit42);
+DECLARE_GUEST(hc_print);
+DECLARE_GUEST(out_dx);
+DECLARE_GUEST(out_imm8);
+DECLARE_GUEST(rep_outsb);
+DECLARE_GUEST(port_in);
+DECLARE_GUEST(cpuid);
+DECLARE_GUEST(msr);
+DECLARE_GUEST(multi);
+DECLARE_GUEST(triple);
+DECLARE_GUEST(outside);
+DECLARE_GUEST(bad_port);
+DECLARE_GUEST(cli_hlt);
+DECLARE_GUEST(io_loop);
+DECLARE_GUEST(mmio);
+DECLARE_GUEST(boot32);
+
+static bool contains(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (strncmp(hay, needle, n) == 0)
+			return true;
+	return false;
+}
+
+/* Test devices: port 0xE9 prints like COM1 and answers reads; 0xEA/0xEC answer reads. */
+static int test_ports(struct vcpu *vcpu, uint16_t port, bool in, int size, uint32_t *value,
+		      void *arg)
+{
+	(void)vcpu, (void)arg, (void)size;
+	if (!in)
+		return 0;
+	*value = port == 0xE9 ? 0x11 : port == 0xEA ? 0x2200 : 0x33000000;
+	return 0;
+}
+
+/* A memory-like MMIO device: three 8-byte registers at 0xcafe0000. */
+static uint64_t test_regs[3];
+static int test_mmio(struct vcpu *vcpu, uint64_t gpa, bool is_write, int size, uint64_t *value,
+		     void *arg)
+{
+	(void)vcpu, (void)arg;
+	uint64_t *reg = &test_regs[(gpa - 0xcafe0000) / 8];
+	uint64_t mask = size == 8 ? ~0UL : (1UL << (8 * size)) - 1;
+	if (is_write)
+		*reg = *value & mask;
+	else
+		*value = *reg & mask;
+	return 0;
+}
+
+struct guest_run {
+	char verdict[160];
+	char console[2048];
+	uint64_t codes[VM_MAX_VCPUS];
+	enum vcpu_verdict verdicts[VM_MAX_VCPUS];
+	uint64_t exits;
+	uint64_t us;
+};
+
+/*
+ * Run code in a fresh VM with nvcpus vCPUs: in 64-bit mode with identity page
+ * tables, or (long_mode false) in 32-bit protected mode with paging off.
+ */
+static void run_guest(const uint8_t *code, const uint8_t *end, int nvcpus, bool long_mode,
+		      struct guest_run *out)
+{
+	kev_require_svm();
+	size_t before = pages_free_count();
+	struct vm *vm = vm_create("test", nvcpus, GUEST_RAM);
+	CHECK(vm != NULL);
+	CHECK_EQ(vm_alloc_ram(vm, 0, GUEST_RAM), 0);
+	CHECK_EQ(vm_build_identity_page_table(vm, GUEST_TABLES), 0);
+	CHECK_EQ(vm_write_gpa(vm, GUEST_CODE, code, end - code), 0);
+	CHECK_EQ(vm_add_ports(vm, 0xE9, 0xEC, test_ports, NULL), 0);
+	CHECK_EQ(vm_add_mmio(vm, 0xcafe0000, 0x18, test_mmio, NULL), 0);
+	for (int i = 0; i < nvcpus; i++) {
+		if (long_mode)
+			vcpu_init_long64(&vm->vcpus[i], GUEST_CODE, GUEST_TABLES, STACK_TOP - i * 0x1000);
+		else
+			vcpu_init_protected32(&vm->vcpus[i], GUEST_CODE);
+	}
+	uint64_t t0 = uptime_us();
+	vm_run(vm);
+	out->us = uptime_us() - t0;
+	vm_verdict_string(vm, out->verdict, sizeof(out->verdict));
+	memcpy(out->console, vm->console, sizeof(out->console));
+	out->exits = 0;
+	for (int i = 0; i < nvcpus; i++) {
+		out->codes[i] = vm->vcpus[i].exit_code;
+		out->verdicts[i] = vm->vcpus[i].verdict;
+		out->exits += vm->vcpus[i].exits;
+	}
+	vm_destroy(vm);
+	/* Destroying the VM gives back every page it took. */
+	CHECK_EQ(pages_free_count(), before);
+}
+
+#define RUN(name, n, out) run_guest(guest_##name, guest_##name##_end, n, true, out)
+
+static struct guest_run r; /* big: keep it off the 16 KiB thread stack */
+
+static void expect_exit(uint64_t code)
+{
+	if (r.verdicts[0] != VCPU_EXITED || r.codes[0] != code)
+		test_fail(__FILE__, __LINE__, "expected exit 0x%lx, got: %s", code, r.verdict);
+}
+
+KTEST(kev, hypercall_exit)
+{
+	RUN(exit42, 1, &r);
+	expect_exit(42);
+	test_metric("guest_us", r.us);
+	test_metric("exits", r.exits);
+}
+
+KTEST(kev, hypercall_print)
+{
+	RUN(hc_print, 1, &r);
+	expect_exit(0);
+	CHECK(contains(r.console, "Hello from a hypercall!\n"));
+}
+
+KTEST(kev, pio_out_dx)
+{
+	RUN(out_dx, 1, &r);
+	expect_exit(0);
+	CHECK(contains(r.console, "Hello via out dx!\n"));
+}
+
+KTEST(kev, pio_out_imm8)
+{
+	RUN(out_imm8, 1, &r);
+	expect_exit(0);
+	/* port 0xE9 is the test device, not the console: nothing printed, one exit per byte */
+	CHECK(r.exits >= 20);
+}
+
+KTEST(kev, pio_rep_outsb)
+{
+	RUN(rep_outsb, 1, &r);
+	expect_exit(0);
+	CHECK(contains(r.console, "Hello via rep outsb!\n"));
+	CHECK(r.exits <= 3); /* the whole string in one IOIO exit */
+}
+
+KTEST(kev, pio_in)
+{
+	RUN(port_in, 1, &r);
+	expect_exit(0x11 + 0x2200 + 0x33000000);
+}
+
+KTEST(kev, cpuid)
+{
+	RUN(cpuid, 1, &r);
+	expect_exit((0 << 16) | 1);
+}
+
+KTEST(kev, msr)
+{
+	RUN(msr, 1, &r);
+	expect_exit(0x600D);
+}
+
+KTEST(kev, mmio_decode)
+{
+	RUN(mmio, 1, &r);
+	expect_exit(0x600D);
+	CHECK_EQ(test_regs[0], 0x1122334455667788UL);
+	CHECK_EQ(test_regs[1], 0xdeadbeef);
+	CHECK_EQ(test_regs[2], 0x5a);
+}
+
+KTEST(kev, boot32_to_long_mode)
+{
+	run_guest(guest_boot32, guest_boot32_end, 1, false, &r);
+	expect_exit(0x64);
+}
+
+KTEST(kev, multi_vcpu)
+{
+	int n = ncpu;
+	RUN(multi, n, &r);
+	for (int i = 0; i < n; i++) {
+		if (r.verdicts[i] != VCPU_EXITED || r.codes[i] != 0x10 + (uint64_t)i)
+			test_fail(__FILE__, __LINE__, "vcpu%d: verdict %d code 0x%lx", i, r.verdicts[i],
+				  r.codes[i]);
+	}
+	test_metric("vcpus", n);
+}
+
+/* Each of these ends its VM with an error; the same test then runs a good guest. */
+static void expect_error_then_recover(const char *want)
+{
+	if (!contains(r.verdict, want))
+		test_fail(__FILE__, __LINE__, "verdict \"%s\" does not mention \"%s\"", r.verdict, want);
+	RUN(exit42, 1, &r);
+	expect_exit(42);
+}
+
+KTEST(kev, triple_fault)
+{
+	RUN(triple, 1, &r);
+	CHECK_EQ(r.verdicts[0], VCPU_TRIPLE_FAULT);
+	expect_error_then_recover("triple fault");
+}
+
+KTEST(kev, outside_memory)
+{
+	RUN(outside, 1, &r);
+	expect_error_then_recover("0x20000000 is outside the guest's memory");
+}
+
+KTEST(kev, unhandled_port)
+{
+	RUN(bad_port, 1, &r);
+	expect_error_then_recover("unhandled port I/O: outb 0x1234");
+}
+
+KTEST(kev, hlt_interrupts_off)
+{
+	RUN(cli_hlt, 1, &r);
+	expect_error_then_recover("hlt with interrupts disabled");
+}
+
+KTEST(kev, exit_throughput)
+{
+	RUN(io_loop, 1, &r);
+	expect_exit(20000);
+	CHECK(r.exits >= 20000);
+	test_metric("exits", r.exits);
+	test_metric("guest_us", r.us);
+	test_metric("exits_per_sec", r.exits * 1000000 / (r.us ? r.us : 1));
+}
