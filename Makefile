@@ -12,6 +12,8 @@ SMP ?= 4
 MEM ?= 512M
 TEST ?=
 PYTHON ?= /usr/bin/python3
+# V=1 shows every command.
+Q := $(if $(V),,@)
 # A per-user gdb port, so that two students on one machine do not collide.
 GDBPORT ?= $(shell expr `id -u` % 5000 + 25000)
 
@@ -22,6 +24,7 @@ B := build/solution
 else
 B := build
 endif
+D := build
 CC := gcc
 LD := ld
 
@@ -38,48 +41,60 @@ ifdef SOLUTION
 P3_SRCS := $(foreach f,$(P3_SRCS),$(if $(wildcard solution/$(f)),solution/$(f),$(f)))
 endif
 KERNEL_SRCS := $(wildcard keos/*.c keos/*.S keos/tests/*.c kev/*.c kev/*.S kev/tests/*.c \
-	kev/tests/*.S project3/tests/*.c) $(P3_SRCS)
+	kev/tests/*.S project3/tests/*.c project3/tests/*.S) $(P3_SRCS)
 KERNEL_OBJS := $(patsubst %,$(B)/%.o,$(KERNEL_SRCS))
 
-all: $(B)/keos.iso $(B)/disk.img
+all: $(B)/keos.iso $(D)/disk.img
 
 $(B)/%.c.o: %.c | tools-ok
 	@mkdir -p $(dir $@)
-	$(CC) $(KCFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
 $(B)/%.S.o: %.S | tools-ok
 	@mkdir -p $(dir $@)
-	$(CC) $(KCFLAGS) -c $< -o $@
+	@echo "  AS      $<"
+	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
 # Linked twice: the second time with the symbol table that backtraces print
 # (tools/mksyms.sh). It sits after everything else, so no function moves.
 $(B)/kernel.elf: $(KERNEL_OBJS) keos/linker.ld tools/mksyms.sh
-	tools/mksyms.sh > $(B)/ksyms0.S
-	$(CC) $(KCFLAGS) -c $(B)/ksyms0.S -o $(B)/ksyms0.o
-	$(LD) $(KLDFLAGS) -o $(B)/kernel.tmp $(KERNEL_OBJS) $(B)/ksyms0.o
-	tools/mksyms.sh $(B)/kernel.tmp > $(B)/ksyms.S
-	$(CC) $(KCFLAGS) -c $(B)/ksyms.S -o $(B)/ksyms.o
-	$(LD) $(KLDFLAGS) -o $@ $(KERNEL_OBJS) $(B)/ksyms.o
+	@echo "  LD      $@"
+	$(Q)tools/mksyms.sh > $(B)/ksyms0.S
+	$(Q)$(CC) $(KCFLAGS) -c $(B)/ksyms0.S -o $(B)/ksyms0.o
+	$(Q)$(LD) $(KLDFLAGS) -o $(B)/kernel.tmp $(KERNEL_OBJS) $(B)/ksyms0.o
+	$(Q)tools/mksyms.sh $(B)/kernel.tmp > $(B)/ksyms.S
+	$(Q)$(CC) $(KCFLAGS) -c $(B)/ksyms.S -o $(B)/ksyms.o
+	$(Q)$(LD) $(KLDFLAGS) -o $@ $(KERNEL_OBJS) $(B)/ksyms.o
 
 $(B)/keos.iso: $(B)/kernel.elf keos/grub.cfg
 	@mkdir -p $(B)/iso/boot/grub
-	cp $(B)/kernel.elf $(B)/iso/boot/keos.elf
-	cp keos/grub.cfg $(B)/iso/boot/grub/grub.cfg
-	grub-mkrescue -o $@ $(B)/iso 2> $(B)/grub-mkrescue.log || \
+	@echo "  ISO     $@"
+	$(Q)cp $(B)/kernel.elf $(B)/iso/boot/keos.elf
+	$(Q)cp keos/grub.cfg $(B)/iso/boot/grub/grub.cfg
+	$(Q)grub-mkrescue -o $@ $(B)/iso 2> $(B)/grub-mkrescue.log || \
 		{ cat $(B)/grub-mkrescue.log; exit 1; }
 
 # ---- host tools and the disk image ----
 
 HOSTCFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g
 
-$(B)/tools/%: tools/%.c
+# Host tools and the disk image are the same for both builds: always in build/.
+$(D)/tools/%: tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(HOSTCFLAGS) $< -o $@
 
 ROOTFS_FILES := $(sort $(filter-out rootfs/README.md,$(wildcard rootfs/*)))
 
-$(B)/disk.img: $(B)/tools/mkrootfs $(ROOTFS_FILES)
-	$(B)/tools/mkrootfs $@ $(ROOTFS_FILES)
+# A 300 KiB file from a fixed-seed generator, so reads span many sectors and pages.
+$(D)/rootfs/big.bin: $(D)/tools/mkrootfs
+	@mkdir -p $(dir $@)
+	$(D)/tools/mkrootfs --gen $@ 307323 1
+
+DISK_FILES := $(ROOTFS_FILES) $(D)/rootfs/big.bin $(GUEST_ELFS)
+
+$(D)/disk.img: $(D)/tools/mkrootfs $(DISK_FILES)
+	$(D)/tools/mkrootfs $@ $(DISK_FILES)
 
 # ---- running ----
 
@@ -89,7 +104,7 @@ QEMU_ARGS := -cpu qemu64,+svm,+npt -smp $(SMP) -accel tcg,thread=multi -m $(MEM)
 	-no-reboot -display none -monitor none \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-boot d -cdrom $(B)/keos.iso \
-	-drive file=$(B)/disk.img,if=none,id=disk0,format=raw,readonly=on \
+	-drive file=$(D)/disk.img,if=none,id=disk0,format=raw,readonly=on \
 	-device virtio-blk-pci,drive=disk0,disable-modern=on \
 	$(if $(TEST),-fw_cfg 'name=opt/keos/test$(comma)string=$(subst $(comma),$(comma)$(comma),$(TEST))')
 

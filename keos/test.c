@@ -9,7 +9,7 @@
 extern const struct ktest ktests_start[], ktests_end[];
 
 static const struct ktest *running;
-static volatile bool running_failed;
+static volatile bool running_failed, running_skipped;
 
 void test_metric(const char *key, uint64_t value)
 {
@@ -26,6 +26,18 @@ __noreturn void test_fail(const char *file, int line, const char *fmt, ...)
 	running_failed = true;
 	printk("TEST-FAIL %s %s:%d: %s\n", running ? running->name : "-", file, line, msg);
 	thread_exit(1);
+}
+
+__noreturn void test_skip(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	running_skipped = true;
+	printk("TEST-SKIP %s %s\n", running ? running->name : "-", msg);
+	thread_exit(0);
 }
 
 /* Does `name` match one comma-separated pattern? A trailing '*' matches any suffix. */
@@ -59,12 +71,12 @@ static void test_thread(void *arg)
 
 void run_tests(const char *selection)
 {
-	int passed = 0, failed = 0;
+	int passed = 0, failed = 0, skipped = 0;
 	for (const struct ktest *t = ktests_start; t < ktests_end; t++) {
 		if (!selected(t->name, selection))
 			continue;
 		running = t;
-		running_failed = false;
+		running_failed = running_skipped = false;
 		printk("TEST-START %s\n", t->name);
 		uint64_t start = uptime_us();
 		struct thread *th = thread_create(t->name, test_thread, (void *)t, 0);
@@ -74,14 +86,16 @@ void run_tests(const char *selection)
 		uint64_t ms = (uptime_us() - start) / 1000;
 		if (running_failed) {
 			failed++;
+		} else if (running_skipped) {
+			skipped++;
 		} else {
 			passed++;
 			printk("TEST-PASS %s ms=%lu\n", t->name, ms);
 		}
 		running = NULL;
 	}
-	printk("TESTS-DONE passed=%d failed=%d\n", passed, failed);
-	if (passed + failed == 0) {
+	printk("TESTS-DONE passed=%d failed=%d skipped=%d\n", passed, failed, skipped);
+	if (passed + failed + skipped == 0) {
 		printk("ERROR no test matches \"%s\"\n", selection ? selection : "");
 		qemu_exit(QEMU_EXIT_FAIL);
 	}

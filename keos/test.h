@@ -9,6 +9,7 @@
  *   METRIC <name> <key>=<value>          (any number, from test_metric())
  *   TEST-PASS <name> ms=<n>
  *   TEST-FAIL <name> <file>:<line>: <what failed>
+ *   TEST-SKIP <name> <why this machine cannot grade it>
  *   TESTS-DONE passed=<n> failed=<n>
  *
  * The selection comes from QEMU's fw_cfg file "opt/keos/test" (comma-separated
@@ -34,6 +35,8 @@ struct ktest {
 __noreturn void test_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void test_metric(const char *key, uint64_t value);
+/* End the running test as "could not be graded here" (neither pass nor fail). */
+__noreturn void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define CHECK(c)                                                                          \
 	do {                                                                              \

@@ -56,6 +56,12 @@ static void console_putc(struct vcpu *vcpu, char c)
 	vcpu->line[vcpu->line_len++] = (c >= 0x20 && c < 0x7F) || c == '\t' ? c : '?';
 }
 
+void vcpu_console_write(struct vcpu *vcpu, const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		console_putc(vcpu, text[i]);
+}
+
 /* ---- VMMCALL ---- */
 
 static bool handle_vmmcall(struct vcpu *vcpu)
@@ -76,8 +82,7 @@ static bool handle_vmmcall(struct vcpu *vcpu)
 			vcpu_fail(vcpu, "HC_PRINT buffer 0x%lx+%lu is not guest memory", r[RDI], r[RSI]);
 			return false;
 		}
-		for (uint64_t i = 0; i < r[RSI]; i++)
-			console_putc(vcpu, b[i]);
+		vcpu_console_write(vcpu, b, r[RSI]);
 		r[RAX] = 0;
 		skip_insn(vcpu, 3);
 		return true;

@@ -153,3 +153,5 @@ void vcpu_end(struct vcpu *vcpu, enum vcpu_verdict verdict, uint64_t code);
 /* Handle one exit. Returns true to keep running the guest. */
 bool handle_exit(struct vcpu *vcpu);
 void console_flush(struct vcpu *vcpu);
+/* Print guest text on the host console, line by line, prefixed "guest| ". */
+void vcpu_console_write(struct vcpu *vcpu, const char *text, size_t len);

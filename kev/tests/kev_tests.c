@@ -6,12 +6,8 @@
 #include "mm.h"
 #include "test.h"
 #include "thread.h"
+#include "rawguest.h"
 #include "vm.h"
-
-#define GUEST_CODE 0x1000
-#define GUEST_TABLES 0x10000
-#define GUEST_RAM (1UL << 20) /* 1 MiB: enough for code, tables and stacks */
-#define STACK_TOP 0x80000
 
 #define DECLARE_GUEST(n) extern const uint8_t guest_##n[], guest_##n##_end[]
 DECLARE_GUEST(exit42);
@@ -30,15 +26,6 @@ DECLARE_GUEST(cli_hlt);
 DECLARE_GUEST(io_loop);
 DECLARE_GUEST(mmio);
 DECLARE_GUEST(boot32);
-
-static bool contains(const char *hay, const char *needle)
-{
-	size_t n = strlen(needle);
-	for (; *hay; hay++)
-		if (strncmp(hay, needle, n) == 0)
-			return true;
-	return false;
-}
 
 /* Test devices: port 0xE9 prints like COM1 and answers reads; 0xEA/0xEC answer reads. */
 static int test_ports(struct vcpu *vcpu, uint16_t port, bool in, int size, uint32_t *value,
@@ -66,56 +53,26 @@ static int test_mmio(struct vcpu *vcpu, uint64_t gpa, bool is_write, int size, u
 	return 0;
 }
 
-struct guest_run {
-	char verdict[160];
-	char console[2048];
-	uint64_t codes[VM_MAX_VCPUS];
-	enum vcpu_verdict verdicts[VM_MAX_VCPUS];
-	uint64_t exits;
-	uint64_t us;
-};
-
-/*
- * Run code in a fresh VM with nvcpus vCPUs: in 64-bit mode with identity page
- * tables, or (long_mode false) in 32-bit protected mode with paging off.
- */
-static void run_guest(const uint8_t *code, const uint8_t *end, int nvcpus, bool long_mode,
-		      struct guest_run *out)
+/* The test devices above, for every raw guest of this file. */
+static void add_test_devices(struct vm *vm, void *arg)
 {
-	kev_require_svm();
-	size_t before = pages_free_count();
-	struct vm *vm = vm_create("test", nvcpus, GUEST_RAM);
-	CHECK(vm != NULL);
-	CHECK_EQ(vm_alloc_ram(vm, 0, GUEST_RAM), 0);
-	CHECK_EQ(vm_build_identity_page_table(vm, GUEST_TABLES), 0);
-	CHECK_EQ(vm_write_gpa(vm, GUEST_CODE, code, end - code), 0);
-	CHECK_EQ(vm_add_ports(vm, 0xE9, 0xEC, test_ports, NULL), 0);
-	CHECK_EQ(vm_add_mmio(vm, 0xcafe0000, 0x18, test_mmio, NULL), 0);
-	for (int i = 0; i < nvcpus; i++) {
-		if (long_mode)
-			vcpu_init_long64(&vm->vcpus[i], GUEST_CODE, GUEST_TABLES, STACK_TOP - i * 0x1000);
-		else
-			vcpu_init_protected32(&vm->vcpus[i], GUEST_CODE);
-	}
-	uint64_t t0 = uptime_us();
-	vm_run(vm);
-	out->us = uptime_us() - t0;
-	vm_verdict_string(vm, out->verdict, sizeof(out->verdict));
-	memcpy(out->console, vm->console, sizeof(out->console));
-	out->exits = 0;
-	for (int i = 0; i < nvcpus; i++) {
-		out->codes[i] = vm->vcpus[i].exit_code;
-		out->verdicts[i] = vm->vcpus[i].verdict;
-		out->exits += vm->vcpus[i].exits;
-	}
-	vm_destroy(vm);
+	(void)arg;
+	if (vm_add_ports(vm, 0xE9, 0xEC, test_ports, NULL) != 0 ||
+	    vm_add_mmio(vm, 0xcafe0000, 0x18, test_mmio, NULL) != 0)
+		test_fail(__FILE__, __LINE__, "cannot add the test devices");
+}
+
+static void run_guest(const uint8_t *code, const uint8_t *end, int nvcpus, bool long_mode,
+		      struct rawguest_result *out)
+{
+	CHECK_EQ(rawguest_run(code, end, nvcpus, long_mode, add_test_devices, NULL, out), 0);
 	/* Destroying the VM gives back every page it took. */
-	CHECK_EQ(pages_free_count(), before);
+	CHECK_EQ(out->pages_leaked, 0);
 }
 
 #define RUN(name, n, out) run_guest(guest_##name, guest_##name##_end, n, true, out)
 
-static struct guest_run r; /* big: keep it off the 16 KiB thread stack */
+static struct rawguest_result r; /* big: keep it off the 16 KiB thread stack */
 
 static void expect_exit(uint64_t code)
 {
@@ -135,14 +92,14 @@ KTEST(kev, hypercall_print)
 {
 	RUN(hc_print, 1, &r);
 	expect_exit(0);
-	CHECK(contains(r.console, "Hello from a hypercall!\n"));
+	CHECK(str_contains(r.console, "Hello from a hypercall!\n"));
 }
 
 KTEST(kev, pio_out_dx)
 {
 	RUN(out_dx, 1, &r);
 	expect_exit(0);
-	CHECK(contains(r.console, "Hello via out dx!\n"));
+	CHECK(str_contains(r.console, "Hello via out dx!\n"));
 }
 
 KTEST(kev, pio_out_imm8)
@@ -157,7 +114,7 @@ KTEST(kev, pio_rep_outsb)
 {
 	RUN(rep_outsb, 1, &r);
 	expect_exit(0);
-	CHECK(contains(r.console, "Hello via rep outsb!\n"));
+	CHECK(str_contains(r.console, "Hello via rep outsb!\n"));
 	CHECK(r.exits <= 3); /* the whole string in one IOIO exit */
 }
 
@@ -209,7 +166,7 @@ KTEST(kev, multi_vcpu)
 /* Each of these ends its VM with an error; the same test then runs a good guest. */
 static void expect_error_then_recover(const char *want)
 {
-	if (!contains(r.verdict, want))
+	if (!str_contains(r.verdict, want))
 		test_fail(__FILE__, __LINE__, "verdict \"%s\" does not mention \"%s\"", r.verdict, want);
 	RUN(exit42, 1, &r);
 	expect_exit(42);

@@ -1,0 +1,93 @@
+/*
+ * guest_boot.c: the VM that boots a guest kernel from its ELF file.
+ *
+ * Each vCPU starts the way GRUB starts a multiboot2 kernel: 32-bit protected
+ * mode, paging off, EAX = the multiboot2 magic, EBX = the guest-physical
+ * address of the boot information, which holds the memory map the guest
+ * reads at boot (RAM at 0-640 KiB and 1 MiB-256 MiB).
+ */
+#include "guest_boot.h"
+#include "mm.h"
+#include "printk.h"
+
+#define MB2_BOOT_MAGIC 0x36d76289
+
+struct mb2_mmap_entry {
+	uint64_t base, len;
+	uint32_t type, reserved;
+};
+
+struct mb2_info {
+	uint32_t total_size, reserved;
+	/* memory map tag */
+	uint32_t mmap_type, mmap_size, entry_size, entry_version;
+	struct mb2_mmap_entry mmap[2];
+	/* end tag */
+	uint32_t end_type, end_size;
+} __packed;
+
+static int write_boot_info(struct vm *vm)
+{
+	struct mb2_info info = {
+		.total_size = sizeof(info),
+		.mmap_type = 6,
+		.mmap_size = 16 + sizeof(info.mmap),
+		.entry_size = sizeof(struct mb2_mmap_entry),
+		.mmap = {{0, 640 << 10, 1, 0}, {1 << 20, GUEST_MEM - (1 << 20), 1, 0}},
+		.end_type = 0,
+		.end_size = 8,
+	};
+	return vm_write_gpa(vm, GUEST_MBI_GPA, &info, sizeof(info));
+}
+
+#define FAIL(...)                                    \
+	do {                                         \
+		snprintf(err, errlen, __VA_ARGS__);  \
+		guest_destroy(g);                    \
+		return -1;                           \
+	} while (0)
+
+int guest_create(struct guest *g, const char *name, int nvcpus, char *err, size_t errlen)
+{
+	memset(g, 0, sizeof(*g));
+	pager_init(&g->pager);
+	struct file *f = fs_open(name);
+	if (!f)
+		FAIL("no file \"%s\" on the disk", name);
+	if (elf_read_headers(f, GUEST_MEM, &g->pager.elf, err, errlen) != 0) {
+		fs_close(f);
+		guest_destroy(g);
+		return -1;
+	}
+	g->vm = vm_create(name, nvcpus, GUEST_MEM);
+	if (!g->vm)
+		FAIL("cannot create a VM with %d vCPUs (no SVM, or out of memory)", nvcpus);
+	vm_set_pager(g->vm, pager_fault, &g->pager);
+	if (vm_add_mmio(g->vm, MMIO_PRINTER_BASE, MMIO_PRINTER_SIZE, mmio_printer_access,
+			&g->printer) != 0)
+		FAIL("cannot add the MMIO printer");
+
+	if (pager_entry_point(&g->pager.elf, &g->entry_pa) != 0)
+		FAIL("the entry point 0x%lx is in no loadable segment", g->pager.elf.entry);
+	for (int i = 0; i < g->pager.elf.nphdrs; i++) {
+		int e = pager_load_phdr(&g->pager, g->vm, &g->pager.elf.phdrs[i]);
+		if (e)
+			FAIL("pager_load_phdr(segment %d) failed: %d", i, e);
+	}
+	if (write_boot_info(g->vm) != 0)
+		FAIL("cannot write the boot information at 0x%lx", GUEST_MBI_GPA);
+	for (int i = 0; i < nvcpus; i++) {
+		struct vcpu *v = &g->vm->vcpus[i];
+		vcpu_init_protected32(v, g->entry_pa);
+		v->regs[RAX] = MB2_BOOT_MAGIC;
+		v->regs[RBX] = GUEST_MBI_GPA;
+	}
+	return 0;
+}
+
+void guest_destroy(struct guest *g)
+{
+	vm_destroy(g->vm);
+	g->vm = NULL;
+	pager_destroy(&g->pager);
+}

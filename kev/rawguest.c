@@ -1,0 +1,61 @@
+/*
+ * rawguest.c: see rawguest.h.
+ */
+#include "rawguest.h"
+#include "mm.h"
+#include "printk.h"
+
+bool str_contains(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (strncmp(hay, needle, n) == 0)
+			return true;
+	return false;
+}
+
+static int setup_vm(struct vm *vm, const uint8_t *code, const uint8_t *end, bool long_mode)
+{
+	if (vm_alloc_ram(vm, 0, RAWGUEST_RAM) != 0 ||
+	    vm_build_identity_page_table(vm, RAWGUEST_TABLES) != 0 ||
+	    vm_write_gpa(vm, RAWGUEST_CODE, code, end - code) != 0)
+		return -1;
+	for (int i = 0; i < vm->nvcpus; i++) {
+		if (long_mode)
+			vcpu_init_long64(&vm->vcpus[i], RAWGUEST_CODE, RAWGUEST_TABLES,
+					 RAWGUEST_STACK_TOP - i * PAGE_SIZE);
+		else
+			vcpu_init_protected32(&vm->vcpus[i], RAWGUEST_CODE);
+	}
+	return 0;
+}
+
+int rawguest_run(const uint8_t *code, const uint8_t *end, int nvcpus, bool long_mode,
+		 rawguest_setup_fn setup, void *arg, struct rawguest_result *out)
+{
+	kev_require_svm();
+	memset(out, 0, sizeof(*out));
+	size_t before = pages_free_count();
+	struct vm *vm = vm_create("raw", nvcpus, RAWGUEST_RAM);
+	if (!vm)
+		return -1;
+	if (setup_vm(vm, code, end, long_mode) != 0) {
+		vm_destroy(vm);
+		return -1;
+	}
+	if (setup)
+		setup(vm, arg);
+	uint64_t t0 = uptime_us();
+	vm_run(vm);
+	out->us = uptime_us() - t0;
+	vm_verdict_string(vm, out->verdict, sizeof(out->verdict));
+	memcpy(out->console, vm->console, sizeof(out->console));
+	for (int i = 0; i < nvcpus; i++) {
+		out->codes[i] = vm->vcpus[i].exit_code;
+		out->verdicts[i] = vm->vcpus[i].verdict;
+		out->exits += vm->vcpus[i].exits;
+	}
+	vm_destroy(vm);
+	out->pages_leaked = before - pages_free_count();
+	return 0;
+}

@@ -1,0 +1,102 @@
+/*
+ * mmio_guests.S: raw-code guests that drive the MMIO printer (64-bit mode,
+ * run at guest-physical 0x1000 with paging identity-mapped: see kev/rawguest.h).
+ */
+#define HC_EXIT 0
+#define GUEST_CODE 0x1000
+#define G(x) ((x) - 0b + GUEST_CODE)
+#define BUF 0xcafe0000
+#define LEN 0xcafe0008
+#define DOORBELL 0xcafe0010
+
+	.section .rodata
+	.code64
+
+	.macro EXIT code
+	movl $HC_EXIT, %eax
+	movl \code, %edi
+	vmmcall
+	.endm
+
+/* KeV's mmio_print: "Hello mmio!\n" */
+	.globl mmio_guest_print, mmio_guest_print_end
+mmio_guest_print:
+0:	movl $BUF, %ebx
+	movq $G(1f), %rax
+	movq %rax, (%rbx)
+	movq $(2f - 1f), %rax
+	movq %rax, 8(%rbx)
+	movq %rax, 16(%rbx)	/* ring */
+	EXIT $0
+1:	.ascii "Hello mmio!\n"
+2:
+mmio_guest_print_end:
+
+/* accesses of the wrong size are ignored; then a valid print */
+	.globl mmio_guest_invalid_size, mmio_guest_invalid_size_end
+mmio_guest_invalid_size:
+0:	movl $BUF, %ebx
+	movq $G(1f), %rax
+	movl %eax, (%rbx)		/* 4-byte BUF: ignored */
+	movl $(2f - 1f), 8(%rbx)	/* 4-byte LEN: ignored */
+	movb $1, 16(%rbx)		/* 1-byte doorbell: ignored */
+	movw $1, 16(%rbx)		/* 2-byte doorbell: ignored */
+	movq (%rbx), %rcx		/* BUF still 0 */
+	testq %rcx, %rcx
+	jnz 9f
+	movl 8(%rbx), %ecx		/* a 4-byte read is ignored: reads 0 */
+	testl %ecx, %ecx
+	jnz 9f
+	movq $G(3f), %rax		/* now the right way */
+	movq %rax, (%rbx)
+	movq $(4f - 3f), %rax
+	movq %rax, 8(%rbx)
+	movq %rax, 16(%rbx)
+	EXIT $0x600D
+9:	EXIT $0xBAD
+1:	.ascii "IGNORED\n"
+2:
+3:	.ascii "Valid print after ignored ones\n"
+4:
+mmio_guest_invalid_size_end:
+
+/* registers read back what was written */
+	.globl mmio_guest_readback, mmio_guest_readback_end
+mmio_guest_readback:
+0:	movl $BUF, %ebx
+	movabsq $0x123456789abc, %rax
+	movq %rax, (%rbx)
+	movq $77, 8(%rbx)
+	movq (%rbx), %r8
+	movq 8(%rbx), %r9
+	movq 16(%rbx), %r10		/* the doorbell reads 0 */
+	cmpq %rax, %r8
+	jne 9f
+	cmpq $77, %r9
+	jne 9f
+	testq %r10, %r10
+	jnz 9f
+	EXIT $0x600D
+9:	EXIT $0xBAD
+mmio_guest_readback_end:
+
+/* buffers outside guest RAM or too long are refused; the guest keeps running */
+	.globl mmio_guest_outside, mmio_guest_outside_end
+mmio_guest_outside:
+0:	movl $BUF, %ebx
+	movabsq $0x7ffffffff000, %rax	/* far outside RAM */
+	movq %rax, (%rbx)
+	movq $16, 8(%rbx)
+	movq %rax, 16(%rbx)
+	movq $0xff000, (%rbx)		/* starts inside, ends past the 1 MiB of RAM */
+	movq $0x2000, 8(%rbx)
+	movq %rax, 16(%rbx)
+	movq $-16, %rax			/* BUF + LEN overflows */
+	movq %rax, (%rbx)
+	movq $32, 8(%rbx)
+	movq %rax, 16(%rbx)
+	movq $0, (%rbx)			/* too long: 1 MiB */
+	movq $0x100000, 8(%rbx)
+	movq %rax, 16(%rbx)
+	EXIT $0x600D
+mmio_guest_outside_end:
