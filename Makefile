@@ -10,7 +10,8 @@
 
 SMP ?= 4
 MEM ?= 512M
-TEST ?=
+# The main job: boot the guest KeOS through the lazy pager. TEST='npt.*' etc. picks others.
+TEST ?= pager.boot_keos
 PYTHON ?= /usr/bin/python3
 # V=1 shows every command.
 Q := $(if $(V),,@)
@@ -85,6 +86,9 @@ $(D)/tools/%: tools/%.c
 	$(CC) $(HOSTCFLAGS) $< -o $@
 
 ROOTFS_FILES := $(sort $(filter-out rootfs/README.md,$(wildcard rootfs/*)))
+
+# The guest kernels the pager boots (they go on the disk image).
+include guests/Makefile.inc
 
 # A 300 KiB file from a fixed-seed generator, so reads span many sectors and pages.
 $(D)/rootfs/big.bin: $(D)/tools/mkrootfs

@@ -1,0 +1,77 @@
+/*
+ * console.c: the guest's printk and panic, and its way out.
+ *
+ * The guest writes COM1 the way the host kernel does (keos/serial.c), polling
+ * the line status register before each byte; under KeV both ports are
+ * emulated, so every byte is a VM exit. No lock: the guest runs on one vCPU.
+ */
+#include "hypercall.h"
+#include "printk.h"
+#include "x86.h"
+
+#define COM1 0x3F8
+#define COM1_LSR (COM1 + 5)
+#define LSR_THR_EMPTY 0x20
+
+void serial_putc(char c)
+{
+	while (!(inb(COM1_LSR) & LSR_THR_EMPTY))
+		pause();
+	outb(COM1, c);
+}
+
+int vprintk(const char *fmt, va_list ap)
+{
+	char buf[256];
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	size_t len = MIN((size_t)n, sizeof(buf) - 1);
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n')
+			serial_putc('\r');
+		serial_putc(buf[i]);
+	}
+	return n;
+}
+
+int printk(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vprintk(fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+__noreturn void panic(const char *fmt, ...)
+{
+	va_list ap;
+	printk("keos-guest: panic: ");
+	va_start(ap, fmt);
+	vprintk(fmt, ap);
+	va_end(ap);
+	printk("\n");
+	guest_exit(GUEST_PANIC);
+}
+
+#ifndef GUEST_BARE
+__noreturn void guest_exit(uint64_t code)
+{
+	hypercall(HC_EXIT, code, 0);
+	/* HC_EXIT never returns; if it did, hlt with interrupts off stops us loudly. */
+	for (;;)
+		hlt();
+}
+#else
+/*
+ * Bare QEMU, for testing the guest without KeV: QEMU's isa-debug-exit device
+ * (port 0xf4) ends QEMU with status (code << 1) | 1. Never built into the
+ * guest KeV runs: KeV ends a VM that touches any port but COM1.
+ */
+__noreturn void guest_exit(uint64_t code)
+{
+	printk("keos-guest: bare-metal exit %lu\n", code);
+	outb(0xF4, code & 0x7F);
+	for (;;)
+		hlt();
+}
+#endif
