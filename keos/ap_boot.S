@@ -61,9 +61,9 @@ ap_tramp64:
 	.align 16
 tramp_gdt:
 	.quad 0
-	.quad 0x00AF9A000000FFFF	/* 0x08: 64-bit code */
-	.quad 0x00CF92000000FFFF	/* 0x10: data */
-	.quad 0x00CF9A000000FFFF	/* 0x18: 32-bit code */
+	.quad 0x00AF9B000000FFFF	/* 0x08: 64-bit code */
+	.quad 0x00CF93000000FFFF	/* 0x10: data */
+	.quad 0x00CF9B000000FFFF	/* 0x18: 32-bit code */
 tramp_gdt_ptr:
 	.short tramp_gdt_ptr - tramp_gdt - 1
 	.long T(tramp_gdt)

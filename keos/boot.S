@@ -127,13 +127,14 @@ start64_high:
 	hlt
 	jmp 1b
 
+	/* Accessed bits preset (0x9B, 0x93): the CPU never writes to this table. */
 	.section .rodata
 	.align 16
 	.globl boot_gdt
 boot_gdt:
 	.quad 0
-	.quad 0x00AF9A000000FFFF	/* 0x08: 64-bit code */
-	.quad 0x00CF92000000FFFF	/* 0x10: data */
+	.quad 0x00AF9B000000FFFF	/* 0x08: 64-bit code */
+	.quad 0x00CF93000000FFFF	/* 0x10: data */
 boot_gdt_end:
 boot_gdt_ptr:
 	.short boot_gdt_end - boot_gdt - 1

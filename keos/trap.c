@@ -61,8 +61,8 @@ static void load_gdt(struct cpu *c)
 	uint64_t limit = sizeof(c->tss) - 1;
 
 	c->gdt[0] = 0;
-	c->gdt[1] = 0x00AF9A000000FFFF; /* 0x08 kernel code, 64-bit */
-	c->gdt[2] = 0x00CF92000000FFFF; /* 0x10 kernel data */
+	c->gdt[1] = 0x00AF9B000000FFFF; /* 0x08 kernel code, 64-bit */
+	c->gdt[2] = 0x00CF93000000FFFF; /* 0x10 kernel data */
 	c->gdt[3] = 0;
 	c->gdt[4] = 0;
 	/* 0x28: 64-bit TSS descriptor, two slots (type 9 = available TSS). */

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CSUM_MAGIC 0x4B56454D53554D43ULL /* set by elfsum; 0 means "never patched" */
-#define CSUM_CHUNK 4096
+#define CSUM_MAGIC	0x4B56454D53554D43ULL /* set by elfsum; 0 means "never patched" */
+#define CSUM_CHUNK	4096
 #define CSUM_MAX_CHUNKS 64 /* each checked section is at most 256 KiB */
 
 enum csum_section { CSUM_TEXT, CSUM_RODATA, CSUM_DATA, CSUM_NSECTIONS };

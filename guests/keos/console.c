@@ -9,8 +9,8 @@
 #include "printk.h"
 #include "x86.h"
 
-#define COM1 0x3F8
-#define COM1_LSR (COM1 + 5)
+#define COM1	      0x3F8
+#define COM1_LSR      (COM1 + 5)
 #define LSR_THR_EMPTY 0x20
 
 void serial_putc(char c)

@@ -9,7 +9,7 @@
 #pragma once
 #include "types.h"
 
-#define HC_EXIT 0  /* end this vCPU with exit code RDI */
+#define HC_EXIT	 0 /* end this vCPU with exit code RDI */
 #define HC_PRINT 1 /* print RSI bytes at guest-virtual address RDI */
 
 static inline uint64_t hypercall(uint64_t nr, uint64_t a0, uint64_t a1)
@@ -22,14 +22,14 @@ static inline uint64_t hypercall(uint64_t nr, uint64_t a0, uint64_t a1)
 /* The guest KeOS's exit codes, one per failed check (guests/README.md). */
 enum guest_exit_code {
 	GUEST_OK = 0,
-	GUEST_BAD_MAGIC = 1,	/* EAX was not the multiboot2 magic */
-	GUEST_BAD_MBI = 2,	/* no usable multiboot2 memory map */
-	GUEST_BAD_TABLE = 3,	/* the checksum table is missing or describes another image */
-	GUEST_BAD_TEXT = 4,	/* .text differs from the ELF file */
-	GUEST_BAD_RODATA = 5,	/* .rodata differs */
-	GUEST_BAD_DATA = 6,	/* .data differs */
-	GUEST_BAD_BSS = 7,	/* .bss does not read as zeros */
-	GUEST_PANIC = 8,	/* panic(): a bug in the guest itself */
+	GUEST_BAD_MAGIC = 1,  /* EAX was not the multiboot2 magic */
+	GUEST_BAD_MBI = 2,    /* no usable multiboot2 memory map */
+	GUEST_BAD_TABLE = 3,  /* the checksum table is missing or describes another image */
+	GUEST_BAD_TEXT = 4,   /* .text differs from the ELF file */
+	GUEST_BAD_RODATA = 5, /* .rodata differs */
+	GUEST_BAD_DATA = 6,   /* .data differs */
+	GUEST_BAD_BSS = 7,    /* .bss does not read as zeros */
+	GUEST_PANIC = 8,      /* panic(): a bug in the guest itself */
 };
 
 /* End this vCPU (HC_EXIT) with one of the codes above. */

@@ -19,11 +19,11 @@
 #include "mm.h"
 #include "printk.h"
 
-#define MB2_BOOT_MAGIC 0x36d76289
-#define MB2_TAG_END 0
-#define MB2_TAG_MMAP 6
+#define MB2_BOOT_MAGIC	     0x36d76289
+#define MB2_TAG_END	     0
+#define MB2_TAG_MMAP	     6
 #define MB2_MEMORY_AVAILABLE 1
-#define MB2_MAX_INFO_SIZE 0x10000 /* a sanity bound: ours is a few hundred bytes */
+#define MB2_MAX_INFO_SIZE    0x10000 /* a sanity bound: ours is a few hundred bytes */
 
 #define UNTOUCHED_WORD 0xBADC0FFE /* every word of .untouched (blobs.S) */
 
@@ -94,8 +94,8 @@ static uint64_t multiboot_ram(uint32_t mbi_pa)
 		if (tag->type == MB2_TAG_END)
 			break;
 		if (tag->size < sizeof(*tag) || off + tag->size > total) {
-			printk("keos-guest: multiboot2 tag %u at +%u has a bad size %u\n", tag->type,
-			       off, tag->size);
+			printk("keos-guest: multiboot2 tag %u at +%u has a bad size %u\n",
+			       tag->type, off, tag->size);
 			return 0;
 		}
 		if (tag->type == MB2_TAG_MMAP)
@@ -109,9 +109,8 @@ static uint64_t multiboot_ram(uint32_t mbi_pa)
 	return ram;
 }
 
-/* Compare one section with its sums, naming each page that differs. */
-static bool check_section(enum csum_section s, const char *name, const char *start,
-			  const char *end)
+/* Compare one section with its sums, naming each 4 KiB piece that differs. */
+static bool check_section(enum csum_section s, const char *name, const char *start, const char *end)
 {
 	const struct csum_section_sums *sums = &image_sums.sec[s];
 	uint64_t size = end - start;
@@ -151,7 +150,7 @@ static bool check_bss(void)
 	return ok;
 }
 
-static void fail(enum guest_exit_code code)
+static __noreturn void fail(enum guest_exit_code code)
 {
 	printk("keos-guest: FAILED (exit code %d)\n", code);
 	guest_exit(code);
