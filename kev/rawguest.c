@@ -54,6 +54,7 @@ int rawguest_run(const uint8_t *code, const uint8_t *end, int nvcpus, bool long_
 		out->codes[i] = vm->vcpus[i].exit_code;
 		out->verdicts[i] = vm->vcpus[i].verdict;
 		out->exits += vm->vcpus[i].exits;
+		out->intr_exits += vm->vcpus[i].intr_exits;
 	}
 	vm_destroy(vm);
 	out->pages_leaked = before - pages_free_count();

@@ -19,6 +19,7 @@ struct rawguest_result {
 	uint64_t codes[VM_MAX_VCPUS];
 	enum vcpu_verdict verdicts[VM_MAX_VCPUS];
 	uint64_t exits;
+	uint64_t intr_exits; /* host interrupts taken while the guest ran */
 	uint64_t us;	      /* wall time of vm_run */
 	size_t pages_leaked; /* pages not given back by vm_destroy */
 };

@@ -78,6 +78,7 @@ struct vcpu {
 	uint64_t exit_code;
 	uint64_t exits;	  /* total exits, for statistics */
 	uint64_t npf_exits;
+	uint64_t intr_exits; /* host interrupts that arrived while the guest ran */
 	uint64_t test_msr; /* a scratch MSR the tests read and write */
 	char line[128];	  /* console output waiting for its newline */
 	int line_len;

@@ -216,6 +216,17 @@ guest_io_loop:
 	vmmcall
 guest_io_loop_end:
 
+/* spin without exits for a while: only host timer interrupts get us out */
+	GUEST spin
+guest_spin:
+0:	movl $20000000, %ecx
+1:	decl %ecx
+	jnz 1b
+	movl $HC_EXIT, %eax
+	xorl %edi, %edi
+	vmmcall
+guest_spin_end:
+
 /* MMIO through the decoder: store 8/4/1 bytes and load them back from a test device */
 	GUEST mmio
 guest_mmio:

@@ -26,6 +26,7 @@ DECLARE_GUEST(cli_hlt);
 DECLARE_GUEST(io_loop);
 DECLARE_GUEST(mmio);
 DECLARE_GUEST(boot32);
+DECLARE_GUEST(spin);
 
 /* Test devices: port 0xE9 prints like COM1 and answers reads; 0xEA/0xEC answer reads. */
 static int test_ports(struct vcpu *vcpu, uint16_t port, bool in, int size, uint32_t *value,
@@ -205,4 +206,15 @@ KTEST(kev, exit_throughput)
 	test_metric("exits", r.exits);
 	test_metric("guest_us", r.us);
 	test_metric("exits_per_sec", r.exits * 1000000 / (r.us ? r.us : 1));
+}
+
+/* A guest that never exits on its own: the host's 1 ms timer still gets through. */
+KTEST(kev, host_interrupts)
+{
+	RUN(spin, 1, &r);
+	expect_exit(0);
+	test_metric("guest_us", r.us);
+	test_metric("intr_exits", r.intr_exits);
+	CHECK(r.us > 2000);	  /* long enough for two ticks at least */
+	CHECK(r.intr_exits >= 1); /* INTR intercept, then back into the guest */
 }
