@@ -21,6 +21,9 @@ GDBPORT ?= $(shell expr `id -u` % 5000 + 25000)
 # SOLUTION=1 builds the reference solution (solution/project3/*.c in place of
 # the student's project3/*.c) into its own directory. Students do not get it.
 ifdef SOLUTION
+ifeq ($(wildcard solution/project3),)
+$(error SOLUTION=1: there is no solution/ here (the student handout does not have one))
+endif
 B := build/solution
 else
 B := build
@@ -34,7 +37,7 @@ LD := ld
 KCFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -ffreestanding -fno-pic -fno-pie \
 	-mno-red-zone -mcmodel=kernel -mno-sse -mno-sse2 -mno-mmx -mno-avx \
 	-fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
-	-fno-toplevel-reorder -Ikeos -Ikev -Iproject3 -MMD -MP
+	-fno-asynchronous-unwind-tables -fno-toplevel-reorder -Ikeos -Ikev -Iproject3 -MMD -MP
 KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T keos/linker.ld
 
 P3_SRCS := $(wildcard project3/*.c)
@@ -144,9 +147,15 @@ tools-ok:
 	@test -d /usr/lib/grub/i386-pc || { echo "missing GRUB BIOS files: sudo apt-get install grub-pc-bin"; exit 1; }
 	@$(PYTHON) -c 'import pytest' 2>/dev/null || { echo "missing pytest for $(PYTHON): sudo apt-get install python3-pytest"; exit 1; }
 
-clean:
-	rm -rf $(B)
+# The student's tree: no solution/, no mutants; checked (tools/mkhandout.sh).
+HANDOUT ?= build/handout
+handout:
+	rm -rf $(HANDOUT)
+	tools/mkhandout.sh $(HANDOUT)
 
-.PHONY: all run run-gdb gdb check clean tools-ok
+clean:
+	rm -rf build
+
+.PHONY: all run run-gdb gdb check clean tools-ok handout
 .DELETE_ON_ERROR:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

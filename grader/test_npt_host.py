@@ -168,7 +168,7 @@ def mutant_expectations(sed):
 
 
 @needs_solution
-@pytest.mark.parametrize("sed", MUTANTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("sed", MUTANTS, ids=lambda p: getattr(p, "stem", str(p)))
 def test_mutant_is_caught(runtime, sed):
     expected = mutant_expectations(sed)
     assert expected, f"{sed.name} has no '# expect:' line"

@@ -9,7 +9,10 @@
 #   2. no file in OUTDIR holds a line of the reference solution's function
 #      bodies that the student tree has no business holding (the lines are
 #      computed here, from solution/project3/*.c, not written down anywhere);
-#   3. `make` builds in OUTDIR (its build/ is removed afterwards).
+#   3. `make` builds in OUTDIR, and pytest can collect the grader's tests
+#      there; neither writes outside build/, which is removed afterwards.
+#
+# It prints what it left out, the file count and the size.
 #
 # By default the export is the last commit (git archive HEAD), so it is
 # reproducible. --worktree takes the working tree instead: tracked files and
@@ -20,7 +23,9 @@ set -euo pipefail
 #   solution/         the reference implementation of project3/*.c
 #   grader/mutants/   sed scripts that break solution files one line at a
 #                     time: each one quotes the reference line it changes
-EXCLUDE=(solution/ grader/mutants/)
+#   grader/test_grader_mutants.py  runs those mutants: staff only, and it
+#                     cannot even be collected without them
+EXCLUDE=(solution/ grader/mutants/ grader/test_grader_mutants.py)
 
 # Body lines shorter than this (after squeezing blanks) are too common to
 # tell anything: "return 0;", "} else {", ...
@@ -44,7 +49,7 @@ if [ "${1:-}" = --worktree ]; then
 	shift
 fi
 [ $# -eq 1 ] || usage
-out=$1
+out=$(realpath -m "$1") # before the cd below: OUTDIR is relative to the caller's directory
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -53,11 +58,15 @@ git rev-parse --git-dir >/dev/null 2>&1 || die "$root is not a git checkout"
 if [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
 	die "$out exists and is not empty: give a new directory"
 fi
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+# Inside the repository only where git ignores it (build/handout), so that a
+# --worktree export never picks up an earlier export.
 case "$out/" in
-"$root"/*) die "$out is inside the repository: export somewhere else" ;;
+"$root"/*)
+	[ "$out" != "$root" ] && git check-ignore -q "$out" ||
+		die "$out is inside the repository and not ignored by git: use build/handout"
+	;;
 esac
+mkdir -p "$out"
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -92,7 +101,7 @@ fi
 
 # ---- 2. copy everything but the excluded paths to $out ----
 
-(cd "$stage/src" && find . -type f -printf '%P\n' | sort) > "$stage/all"
+(cd "$stage/src" && find . \( -type f -o -type l \) -printf '%P\n' | sort) > "$stage/all"
 excluded=0
 : > "$stage/kept"
 while IFS= read -r f; do
@@ -176,9 +185,10 @@ keep_unseen()
 	' "$1" "$2"
 }
 
-# The student-facing stubs (project3/*.c) share prototypes and hints with the
-# solution; everything else in the export is the baseline too: a line that is
-# already there legitimately cannot tell a leak.
+# A body line that the student tree holds legitimately (a prototype in a stub,
+# a common line in provided code) cannot reveal a leak. So the lines to look
+# for are those that no file to be exported holds, read on the source side;
+# then the copy in $out is searched for them.
 (cd "$stage/src" && function_lines solution/project3/*.c) > "$stage/body"
 [ -s "$stage/body" ] || die "found no function bodies in solution/project3/*.c"
 (cd "$stage/src" && tr '\n' '\0' < "$stage/kept" | xargs -0 -r grep -Il '' 2>/dev/null) \
@@ -225,14 +235,30 @@ if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$out" -j"$jobs" > "$stage/
 	tail -n 30 "$stage/make.log" >&2
 	die "make fails in $out (log above)"
 fi
+echo "mkhandout: make builds in the export"
+
+# The student's `make check` must at least find its tests: nothing left behind
+# may need what was excluded.
+if /usr/bin/python3 -c 'import pytest' 2>/dev/null; then
+	if ! (cd "$out" && PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest \
+		-c grader/pytest.ini -o cache_dir="$stage/pytest-cache" --collect-only -q grader) \
+		> "$stage/collect.log" 2>&1; then
+		tail -n 20 "$stage/collect.log" >&2
+		die "pytest cannot collect the grader's tests in $out (log above)"
+	fi
+	echo "mkhandout: pytest collects $(grep -c '::' "$stage/collect.log") tests in the export"
+else
+	echo "mkhandout: note: no pytest for /usr/bin/python3: test collection not checked"
+fi
+
+# Both must have left the tree as it was, but for build/, which goes.
 find "$out" -path "$out/build" -prune -o -print | sort > "$stage/after"
 if ! cmp -s "$stage/before" "$stage/after"; then
-	echo "mkhandout: make wrote outside build/:" >&2
+	echo "mkhandout: the build or the tests wrote outside build/:" >&2
 	comm -13 "$stage/before" "$stage/after" | sed 's/^/    /' >&2
 	exit 1
 fi
 rm -rf "$out/build"
-echo "mkhandout: make builds in the export"
 
 nfiles=$(find "$out" -type f | wc -l)
 kib=$(du -sk "$out" | cut -f1)
