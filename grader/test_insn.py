@@ -15,6 +15,7 @@ Run: /usr/bin/python3 -m pytest grader/test_insn.py
 """
 
 import functools
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -338,22 +339,31 @@ def build_driver():
     newest = max(p.stat().st_mtime for p in DRIVER_SOURCES)
     if made.returncode != 0 or not DRIVER.exists() or DRIVER.stat().st_mtime < newest:
         DRIVER.parent.mkdir(parents=True, exist_ok=True)
+        tmp = DRIVER.with_name(f"{DRIVER.name}.{os.getpid()}")   # xdist workers may race
         gcc = subprocess.run(["gcc", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O1", "-g",
                               "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
                               "-I", str(ROOT / "keos"), "-I", str(ROOT / "kev"),
-                              "-o", str(DRIVER), *map(str, DRIVER_SOURCES[:2])],
+                              "-o", str(tmp), *map(str, DRIVER_SOURCES[:2])],
                              capture_output=True, text=True)
         if gcc.returncode != 0:
             return f"cannot build insn_driver:\n{gcc.stderr}"
+        os.replace(tmp, DRIVER)
     return None
 
 
 @pytest.fixture(scope="session")
-def driver():
+def insn_driver():
     """Path of a freshly built insn_driver."""
     error = build_driver()
     assert error is None, error
     return DRIVER
+
+
+@pytest.fixture(scope="session")
+def code(tmp_path_factory):
+    """Assembled bytes of every test line (one as run)."""
+    texts = sorted({t for _, t in valid_cases()} | {t for t, _ in REJECTED} | {LONGEST})
+    return assemble(texts, tmp_path_factory.mktemp("insn_as"))
 
 
 class Driver:
@@ -396,9 +406,9 @@ def decode_commands(data):
 
 
 @pytest.fixture(scope="session")
-def run(driver, code):
+def insn(insn_driver, code):
     """A Driver that has already answered every command the tests below will send."""
-    d = Driver(driver)
+    d = Driver(insn_driver)
     cmds = []
     for prefix, text in valid_cases():
         cmds += decode_commands(prefix + code[text])
@@ -420,20 +430,20 @@ VALID_IDS = [(p.hex() + ":" if p else "") + t for p, t in VALID]
 
 
 @pytest.mark.parametrize("prefix,text", VALID, ids=VALID_IDS)
-def test_decode_fields_and_length(run, code, prefix, text):
+def test_decode_fields_and_length(insn, code, prefix, text):
     data = prefix + code[text]
     want = expected_fields(text).line(len(data))
-    got = run.decode(data)
+    got = insn.decode(data)
     assert got == want, f"{text} [{data.hex()}]:\n got  {got}\n want {want}"
-    padded = run.decode(data + bytes([0xcc] * MAX_LEN))
+    padded = insn.decode(data + bytes([0xcc] * MAX_LEN))
     assert padded == want, f"{text}: trailing bytes changed the decode: {padded}"
 
 
 @pytest.mark.parametrize("prefix,text", VALID, ids=VALID_IDS)
-def test_truncated_input_is_rejected(run, code, prefix, text):
+def test_truncated_input_is_rejected(insn, code, prefix, text):
     data = prefix + code[text]
     for k in range(len(data)):
-        got = run.decode(data[:k])
+        got = insn.decode(data[:k])
         assert got == "err truncated instruction", \
             f"{text}: first {k} of {len(data)} bytes gave {got!r}"
 
@@ -443,9 +453,9 @@ EXEC = [(p, t) for p, t in VALID if exec_pins(t)]
 
 @pytest.mark.parametrize("prefix,text", EXEC, ids=[(p.hex() + ":" if p else "") + t
                                                    for p, t in EXEC])
-def test_semantics_match_the_cpu(run, code, prefix, text):
+def test_semantics_match_the_cpu(insn, code, prefix, text):
     ea, pins = exec_pins(text)
-    got = run.execute(prefix + code[text], ea, pins)
+    got = insn.execute(prefix + code[text], ea, pins)
     assert got == "exec ok", f"{text}: {got}"
 
 
@@ -459,36 +469,36 @@ def test_exec_covers_every_form():
 
 
 @pytest.mark.parametrize("text,why", REJECTED, ids=[t for t, _ in REJECTED])
-def test_unsupported_is_rejected(run, code, text, why):
-    got = run.decode(code[text])
+def test_unsupported_is_rejected(insn, code, text, why):
+    got = insn.decode(code[text])
     assert got.startswith("err ") and why in got, f"{text}: got {got!r}, want an error about {why}"
 
 
-def test_lock_prefix_on_a_mov_is_rejected(run, code):
-    got = run.decode(b"\xf0" + code["movl %eax, (%rbx)"])
+def test_lock_prefix_on_a_mov_is_rejected(insn, code):
+    got = insn.decode(b"\xf0" + code["movl %eax, (%rbx)"])
     assert got.startswith("err ") and "LOCK" in got, got
 
 
-def test_c7_with_nonzero_reg_field_is_rejected(run, code):
+def test_c7_with_nonzero_reg_field_is_rejected(insn, code):
     data = bytearray(code["movl $1, (%rbx)"])
     assert data[0] == 0xc7
     data[1] |= 1 << 3                     # ModRM.reg = 1: not MOV, an undefined C7 /1
-    got = run.decode(bytes(data))
+    got = insn.decode(bytes(data))
     assert got.startswith("err ") and "unsupported" in got, got
 
 
-def test_fifteen_byte_limit(run, code):
+def test_fifteen_byte_limit(insn, code):
     """Pad the longest MOV with segment prefixes to exactly 15 bytes (fine) and 16 (#GP)."""
     base = code[LONGEST]
     fits = b"\x3e" * (MAX_LEN - len(base)) + base
     want = expected_fields(LONGEST).line(MAX_LEN)
-    assert run.decode(fits) == want
+    assert insn.decode(fits) == want
     too_long = b"\x3e" + fits
-    got = run.decode(too_long)
+    got = insn.decode(too_long)
     assert got.startswith("err ") and "15" in got, got
     ea, pins = exec_pins(LONGEST)
-    assert run.execute(fits, ea, pins) == "exec ok"
+    assert insn.execute(fits, ea, pins) == "exec ok"
 
 
-def test_empty_input_is_truncated(run):
-    assert run.decode(b"") == "err truncated instruction"
+def test_empty_input_is_truncated(insn):
+    assert insn.decode(b"") == "err truncated instruction"

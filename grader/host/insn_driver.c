@@ -267,8 +267,9 @@ static int exec_trial(const uint8_t *code, const struct insn_mmio *in, uint64_t 
 
 	for (int i = 0; i < 16; i++) {
 		if (regs[i] != expect[i]) {
-			printf("exec FAIL trial %d: %s is 0x%016" PRIx64 ", helpers predicted 0x%016"
-			       PRIx64 "\n", trial, reg_names[i], regs[i], expect[i]);
+			printf("exec FAIL trial %d: %s is 0x%016" PRIx64
+			       ", helpers predicted 0x%016" PRIx64 "\n",
+			       trial, reg_names[i], regs[i], expect[i]);
 			return -1;
 		}
 	}
