@@ -132,8 +132,15 @@ gdb:
 
 PYTEST := $(PYTHON) -m pytest -c grader/pytest.ini
 
+# Project 3's score (SOLUTION=1 grades the reference).
+grade: all
+	$(PYTHON) grader/grade.py --iso $(B)/keos.iso
+
+# Everything: host tests, kernel tests on the student and reference builds,
+# the grader's own checks (mutants included).
 check: all
-	$(PYTEST) grader
+	$(if $(wildcard solution/project3),$(MAKE) SOLUTION=1 all)
+	$(PYTEST) -n 2 grader
 
 # ---- prerequisites ----
 
@@ -156,6 +163,6 @@ handout:
 clean:
 	rm -rf build
 
-.PHONY: all run run-gdb gdb check clean tools-ok handout
+.PHONY: all run run-gdb gdb check grade clean tools-ok handout
 .DELETE_ON_ERROR:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

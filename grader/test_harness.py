@@ -59,12 +59,21 @@ CANNED = {
                  "not implemented: npt_map (project3/npt.c:17)\nBACKTRACE:\n"
                  "  #0 0xffffffff80105000 npt_map+0x1f\n", 39),
     "triple": (BOOT + "TEST-START selftest.triple_fault\n", 0),
+    "skip": (BOOT + "TEST-START kev.multi_vcpu\n"
+             "TEST-SKIP kev.multi_vcpu needs 2 CPUs, this machine has 1\n"
+             "TESTS-DONE passed=0 failed=0 skipped=1\n", 33),
+    "unsupported": (BOOT + "TEST-START kev.hypercall_exit\n"
+                    "KEV-UNSUPPORTED: this CPU has no nested paging (NPT).\n"
+                    "KeV needs AMD SVM with nested paging. Under QEMU's software emulation run\n"
+                    "  qemu-system-x86_64 -cpu qemu64,+svm,+npt ...   (as `make run` does)\n",
+                    41),
 }
 
 
 @pytest.mark.parametrize("name, verdict", [
     ("pass", Verdict.PASS), ("fail", Verdict.FAIL), ("panic", Verdict.PANIC),
     ("not_impl", Verdict.NOT_IMPLEMENTED), ("triple", Verdict.TRIPLE_FAULT),
+    ("skip", Verdict.SKIP), ("unsupported", Verdict.UNSUPPORTED),
 ])
 def test_canned_verdict(name, verdict):
     text, status = CANNED[name]
@@ -119,6 +128,55 @@ def test_not_implemented_details():
     assert "not implemented: npt_map (project3/npt.c:17)" in result.explain()
 
 
+def test_skip_details():
+    result = Result.from_output(*CANNED["skip"], selection="kev.multi_vcpu")
+    assert result.skipped == {"kev.multi_vcpu": "needs 2 CPUs, this machine has 1"}
+    assert result.tests["kev.multi_vcpu"].verdict == Verdict.SKIP
+    assert result.tests["kev.multi_vcpu"].reason == "needs 2 CPUs, this machine has 1"
+    assert "needs 2 CPUs" in result.note and "could not be graded" in result.explain()
+    # Under pytest a skipped kernel test skips the Python test: neither pass nor fail.
+    with pytest.raises(pytest.skip.Exception, match="needs 2 CPUs"):
+        result.expect_pass()
+    assert result.expect(Verdict.SKIP) is result
+
+
+def test_skip_beside_a_pass_is_not_a_pass():
+    text = ("TEST-START a\nTEST-PASS a ms=1\nTEST-START b\nTEST-SKIP b no disk\n"
+            "TESTS-DONE passed=1 failed=0 skipped=1\n")
+    result = Result.from_output(text, 33)
+    assert result.verdict == Verdict.SKIP and result.note == "b: no disk"
+    assert {n: t.verdict for n, t in result.tests.items()} == {
+        "a": Verdict.PASS, "b": Verdict.SKIP}
+    failed = text.replace("TEST-PASS a ms=1", "TEST-FAIL a x.c:1: CHECK(0)").replace(
+        "passed=1 failed=0", "passed=0 failed=1")
+    assert Result.from_output(failed, 35).verdict == Verdict.FAIL
+
+
+def test_unsupported_details():
+    result = Result.from_output(*CANNED["unsupported"], selection="kev.hypercall_exit")
+    assert result.unsupported == "nested paging (NPT)"
+    assert result.log.unsupported_lines[0] == \
+        "KEV-UNSUPPORTED: this CPU has no nested paging (NPT)."
+    message = str(pytest.raises(AssertionError, result.expect_pass).value)
+    assert "expected PASS, got UNSUPPORTED" in message
+    assert "-cpu qemu64,+svm,+npt" in message     # the hint reaches the reader
+    # The test was cut short by the missing CPU feature, not by a bug of its own.
+    assert result.tests["kev.hypercall_exit"].verdict == Verdict.UNSUPPORTED
+
+
+def test_guest_lines_are_console_not_verdicts():
+    text = ("TEST-START kev.x\nguest| TEST-PASS kev.x ms=1\nguest| PANIC: in the guest\n"
+            "guest3| TESTS-DONE passed=5 failed=0\nguest| Hello\n"
+            "TEST-FAIL kev.x kev/x.c:3: CHECK(ok)\nTESTS-DONE passed=0 failed=1 skipped=0\n")
+    result = Result.from_output(text, 35)
+    assert result.verdict == Verdict.FAIL and result.panic is None, result.explain()
+    assert result.log.guest_lines == [(None, "TEST-PASS kev.x ms=1"),
+                                      (None, "PANIC: in the guest"),
+                                      (3, "TESTS-DONE passed=5 failed=0"), (None, "Hello")]
+    assert result.console.endswith("Hello\n")
+    assert "guest| Hello" in result.log.lines   # the raw log keeps everything
+
+
 def test_timeout_message_shows_log_tail():
     text = BOOT + "TEST-START selftest.loop_forever\nstill spinning\n"
     result = Result.from_output(text, 0, selection="selftest.loop_forever",
@@ -133,6 +191,8 @@ def test_timeout_message_shows_log_tail():
     ("TEST-START a\nTEST-PASS a ms=1\nTESTS-DONE passed=2 failed=0\n", 33, "passed=2 but 1"),
     ("TESTS-DONE passed=0 failed=0\n", 33, "matched no test"),
     ("TESTS-DONE passed=0 failed=0\nERROR no test matches \"zz\"\n", 35, "matched no test"),
+    ("TESTS-DONE passed=0 failed=0 skipped=0\n", 35, "matched no test"),
+    ("TEST-START a\nTESTS-DONE passed=0 failed=0 skipped=1\n", 33, "skipped=1 but 0"),
     ("KeOS booting\n", 1, "exit status 1"),
     ("KeOS booting\n", -9, "signal 9"),
     ("TEST-START a\nTEST-PASS a ms=1\nTESTS-DONE passed=1 failed=0\n", 0, "exit status 0"),
@@ -210,7 +270,7 @@ def test_log_names_are_safe_and_distinct():
     ("pass", Verdict.PASS), ("fail", Verdict.FAIL), ("panic", Verdict.PANIC),
     ("notimpl", Verdict.NOT_IMPLEMENTED), ("triple", Verdict.TRIPLE_FAULT),
     ("crash", Verdict.ERROR), ("none", Verdict.ERROR), ("multi", Verdict.FAIL),
-    ("partial", Verdict.PASS),
+    ("partial", Verdict.PASS), ("unsupported", Verdict.UNSUPPORTED), ("guest", Verdict.PASS),
 ])
 def test_fake_verdicts(keos, scenario, verdict):
     result = keos(f"fake.{scenario}", timeout=10, qemu_cmd=FAKE)
@@ -229,6 +289,13 @@ def test_fake_details_reach_the_result(keos):
     crash = keos("fake.crash", qemu_cmd=FAKE)
     assert "Could not open" in crash.stderr and "Could not open" in crash.explain()
     assert Path(crash.log_path + ".stderr").exists()
+
+
+def test_fake_skip_skips_the_test(keos):
+    result = keos("fake.skip", qemu_cmd=FAKE)
+    assert result.verdict == Verdict.SKIP, result.explain()
+    with pytest.raises(pytest.skip.Exception, match="needs 2 CPUs"):
+        result.expect_pass()
 
 
 def test_overrides_reach_the_process(keos):
@@ -291,6 +358,15 @@ def test_stopped_after_tests_done_if_it_does_not_exit(keos):
     result = keos("fake.done_hang", qemu_cmd=FAKE)
     assert result.verdict == Verdict.PASS and "did not exit" in result.note
     assert_gone(result)
+
+
+def test_selection_too_long_for_the_kernel_is_refused(keos):
+    # keos/main.c keeps 255 bytes of it: the rest would be dropped without a word.
+    names = ",".join(f"npt.test_number_{i}" for i in range(20))
+    assert len(names) > hq.SELECTION_MAX
+    with pytest.raises(ValueError, match="at most 255"):
+        keos(names, qemu_cmd=FAKE)
+    assert hq.live_pids() == []
 
 
 def test_missing_qemu_says_what_to_install(monkeypatch):
@@ -512,3 +588,122 @@ def test_selection_matching_nothing_is_an_error(keos):
     result.expect(Verdict.ERROR)
     assert "matched no test" in result.note
     assert_gone(result)
+
+
+# ---------------------------------------------------------------------------------------
+# 4. ISO choice, the ELF test list, recorded numbers, and grade.py (with the fake QEMU).
+
+def test_keos_iso_option_reaches_qemu(tmp_path):
+    """--keos-iso picks the ISO the `keos` fixture boots (an existing file: no make)."""
+    iso = tmp_path / "other.iso"
+    iso.write_bytes(b"")
+    (tmp_path / "conftest.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(GRADER)!r})\npytest_plugins = ['harness.plugin']\n")
+    (tmp_path / "test_iso.py").write_text(
+        f"FAKE = {FAKE!r}\n"
+        "def test_iso(keos):\n"
+        "    r = keos('fake.echo', qemu_cmd=FAKE)\n"
+        f"    assert '-cdrom {iso}' in ' '.join(r.cmd), r.cmd\n"
+        "    keos.record('answer', 42, 'units')\n")
+    env = dict(os.environ, KEOS_LOG_DIR=str(tmp_path / "logs"))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                           str(tmp_path), "--keos-iso", str(iso)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout
+    assert "KeOS measurements" in done.stdout and "answer" in done.stdout, done.stdout
+    timings = json.loads((tmp_path / "logs" / "timings.json").read_text())
+    assert timings["metrics"][0]["value"] == 42
+    assert timings["runs"][0]["iso"] == str(iso)
+
+
+@pytest.mark.kernel
+def test_elf_test_list_matches_the_sources(keos_build):
+    """harness/ktests.py reads the .ktests table of the built kernel: it must list exactly
+    the KTEST()s of the sources, in an order the runner can use."""
+    from harness import ktests
+    keos_build.ensure()
+    elf = hq.BUILD / "kernel.elf"
+    in_elf = ktests.from_elf(elf)
+    assert len(in_elf) == len(set(in_elf)), "a test is linked twice"
+    assert sorted(in_elf) == ktests.from_sources(hq.ROOT), \
+        f"{elf} is stale or the reader is wrong: run make"
+    assert {n.split(".")[0] for n in in_elf} >= {"keos", "kev", "npt", "selftest"}
+
+
+def test_elf_reader_rejects_other_files(tmp_path):
+    from harness import ktests
+    bogus = tmp_path / "x.elf"
+    bogus.write_bytes(b"not an ELF file at all" * 10)
+    with pytest.raises(ktests.ElfError):
+        ktests.from_elf(bogus)
+
+
+GRADE = GRADER / "grade.py"
+FAKE_RUBRIC = """
+[defaults]
+timeout = 10
+[tests."fake.pass"]
+points = 50
+[tests."fake.fail"]
+points = 20
+[tests."fake.skip"]
+points = 10
+[tests."fake.notimpl"]
+points = 10
+[tests."fake.hang"]
+points = 10
+timeout = 1
+"""
+
+
+def grade(tmp_path, *args):
+    rubric_file = tmp_path / "rubric.toml"
+    if not rubric_file.exists():
+        rubric_file.write_text(FAKE_RUBRIC)
+    env = dict(os.environ, KEOS_LOG_DIR=str(tmp_path / "logs"))
+    return subprocess.run([sys.executable, str(GRADE), "--rubric", str(rubric_file),
+                           "--qemu", shlex.join(FAKE), *map(str, args)],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=hq.ROOT)
+
+
+def test_grade_scores_and_shows_why(tmp_path):
+    start = time.monotonic()
+    done = grade(tmp_path, "--json", tmp_path / "out.json", "-j", "2")
+    took = time.monotonic() - start
+    out = done.stdout
+    assert done.returncode == 0, "a score is a result, not an error:\n" + out + done.stderr
+    lines = {l.split()[0]: l for l in out.splitlines() if l.startswith("fake.")}
+    assert lines["fake.pass"].split()[1:3] == ["PASS", "50/50"], out
+    assert lines["fake.fail"].split()[1:3] == ["FAIL", "0/20"], out
+    assert "kev/npt.c:42: CHECK_EQ(pte & PTE_P, PTE_P)" in lines["fake.fail"]
+    assert lines["fake.skip"].split()[1:3] == ["SKIP", "0/10"], out
+    assert "could not be graded on this machine: needs 2 CPUs" in lines["fake.skip"]
+    assert lines["fake.notimpl"].split()[1:3] == ["NOT-IMPLEMENTED", "0/10"], out
+    assert "npt_map (project3/npt.c:17)" in lines["fake.notimpl"]
+    assert lines["fake.hang"].split()[1:3] == ["TIMEOUT", "0/10"], out
+    assert "Score: 50/100" in out and "could not be graded on this machine" in out
+    assert took < 15, f"grading 5 fake tests took {took:.1f} s"
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["score"] == 50 and report["possible"] == 100
+    assert {t["name"]: t["earned"] for t in report["tests"]} == {
+        "fake.pass": 50, "fake.fail": 0, "fake.skip": 0, "fake.notimpl": 0, "fake.hang": 0}
+    assert hq.live_pids() == []
+
+
+@pytest.mark.parametrize("args, status, score", [
+    (["--expect-score", "50", "-j", "1"], 0, "Score: 50/100"),
+    (["--expect-score", "100"], 1, "Score: 50/100"),
+    (["--only", "fake.pass,fake.f*"], 0, "Score: 50/70 (only fake.pass,fake.f*)"),
+    (["--only", "nothing.*"], 2, None),
+])
+def test_grade_options_and_exit_status(tmp_path, args, status, score):
+    done = grade(tmp_path, *args)
+    assert done.returncode == status, done.stdout + done.stderr
+    if score:
+        assert score in done.stdout, done.stdout
+
+
+def test_grade_refuses_a_rubric_that_is_not_100(tmp_path):
+    (tmp_path / "rubric.toml").write_text(FAKE_RUBRIC.replace("points = 50", "points = 49"))
+    done = grade(tmp_path)
+    assert done.returncode == 2 and "sum to 99, not 100" in done.stderr, done.stderr

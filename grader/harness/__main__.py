@@ -2,11 +2,13 @@
 
     cd grader && python3 -m harness keos.palloc            # serial output live, then verdict
     python3 -m harness --print-cmd 'keos.*'                  # the QEMU command, nothing run
+    python3 -m harness --iso build/solution/keos.iso 'kev.*' # another ISO (env KEOS_ISO)
 
 Exit status 0 if the verdict is PASS, 1 otherwise.
 """
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -20,14 +22,20 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
     ap.add_argument("--smp", type=int, default=qemu.SMP)
     ap.add_argument("--cpu", default=None, help=f"-cpu value (default {qemu.CPU})")
+    ap.add_argument("--iso", default=os.environ.get("KEOS_ISO"),
+                    help="kernel ISO (env KEOS_ISO; default build/keos.iso)")
+    ap.add_argument("--disk", default=None, help="disk image (default build/disk.img)")
     ap.add_argument("--log", default=str(qemu.LOG_DIR / "cli.log"), help="serial log file")
     ap.add_argument("--print-cmd", action="store_true", help="print the QEMU command and exit")
     ap.add_argument("-q", "--quiet", action="store_true", help="do not echo serial output")
     ap.add_argument("extra", nargs="*", help="extra QEMU arguments (after --)")
     args = ap.parse_args(argv)
 
+    files = {"iso": os.path.abspath(args.iso) if args.iso else qemu.ISO,
+             "disk": os.path.abspath(args.disk) if args.disk else qemu.DISK}
     if args.print_cmd:
         print(shlex.join([qemu.QEMU] + qemu.qemu_args(args.test, smp=args.smp, cpu=args.cpu,
+                                                     **files,
                                                      extra=args.extra)))
         return 0
 
@@ -38,6 +46,7 @@ def main(argv=None):
     try:
         result = qemu.run(args.test, timeout=args.timeout, smp=args.smp, cpu=args.cpu,
                           extra=args.extra, log_path=args.log,
+                          **files,
                           echo=None if args.quiet else echo)
     except qemu.QemuMissing as e:
         print(e, file=sys.stderr)

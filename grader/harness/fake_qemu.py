@@ -160,6 +160,23 @@ def scenario(name, sel, argv):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         out(f"TEST-START {sel}")
         sleep_forever()
+    if name == "skip":
+        out(f"TEST-START {sel}")
+        out(f"TEST-SKIP {sel} needs 2 CPUs, this machine has 1")
+        out("TESTS-DONE passed=0 failed=0 skipped=1")
+        return 33
+    if name == "unsupported":
+        out(f"TEST-START {sel}")
+        out("KEV-UNSUPPORTED: this CPU has no SVM (AMD-V).")
+        out("KeV needs AMD SVM with nested paging. Under QEMU's software emulation run")
+        out("  qemu-system-x86_64 -cpu qemu64,+svm,+npt ...   (as `make run` does)")
+        return 41
+    if name == "guest":
+        # A guest that prints verdict-looking lines: they must not count.
+        one_test(sel, ["guest| Hello from the guest!", "guest| TEST-FAIL x a.c:1: fake",
+                       "guest2| PANIC: not really", "guest| TESTS-DONE passed=0 failed=9"])
+        out("TESTS-DONE passed=1 failed=0 skipped=0")
+        return 33
     if name == "partial":
         # Ends without a newline after the last line.
         out(f"TEST-START {sel}")

@@ -9,11 +9,15 @@ The kernel prints (see keos/test.h and keos/printk.h):
     METRIC <name> <key>=<value>
     TEST-PASS <name> ms=<n>
     TEST-FAIL <name> <file>:<line>: <what failed>
-    TESTS-DONE passed=<n> failed=<n>
+    TEST-SKIP <name> <why this machine cannot grade it>
+    TESTS-DONE passed=<n> failed=<n> skipped=<n>
     PANIC <message>            then register lines and "  #<i> 0x<addr> <function>+0x<off>"
     NOT-IMPLEMENTED <func> (<file>:<line>)
+    KEV-UNSUPPORTED: this CPU has no <what>.    then hint lines (how to run QEMU)
 
-and ends QEMU through isa-debug-exit with one of the statuses below.
+and ends QEMU through isa-debug-exit with one of the statuses below. What a guest prints
+reaches the serial port as "guest| <line>" or "guest<N>| <line>" (N: the vCPU); such lines
+are the guest's console (`Log.guest_lines`) and never count as structured lines.
 """
 
 import enum
@@ -25,6 +29,7 @@ STATUS_PASS = 33
 STATUS_FAIL = 35
 STATUS_PANIC = 37
 STATUS_NOT_IMPL = 39
+STATUS_UNSUPPORTED = 41     # the CPU has no SVM / NPT (kev_require_svm)
 # With -no-reboot a triple fault (CPU reset) makes QEMU exit with status 0.
 STATUS_RESET = 0
 
@@ -34,6 +39,8 @@ class Verdict(enum.Enum):
     FAIL = "FAIL"
     PANIC = "PANIC"
     NOT_IMPLEMENTED = "NOT-IMPLEMENTED"
+    SKIP = "SKIP"                   # the test could not be graded on this machine
+    UNSUPPORTED = "UNSUPPORTED"     # the (virtual) CPU cannot run guests at all
     TIMEOUT = "TIMEOUT"
     TRIPLE_FAULT = "TRIPLE-FAULT"
     ERROR = "ERROR"
@@ -62,6 +69,7 @@ class Outcome:
     verdict: Verdict
     ms: int = None          # from TEST-PASS
     failure: str = None     # "<file>:<line>: <msg>" from TEST-FAIL
+    reason: str = None      # why it was skipped, from TEST-SKIP
 
 
 # ANSI escapes (GRUB or a terminal driver may leave some on the first line).
@@ -70,7 +78,10 @@ _START = re.compile(r"TEST-START (\S+)")
 _METRIC = re.compile(r"METRIC (\S+) ([^=\s]+)=(\S+)")
 _PASS = re.compile(r"TEST-PASS (\S+)(?: ms=(\d+))?")
 _FAIL = re.compile(r"TEST-FAIL (\S+) ?(.*)")
-_DONE = re.compile(r"TESTS-DONE passed=(\d+) failed=(\d+)")
+_SKIP = re.compile(r"TEST-SKIP (\S+) ?(.*)")
+_DONE = re.compile(r"TESTS-DONE passed=(\d+) failed=(\d+)(?: skipped=(\d+))?")
+_UNSUPPORTED = re.compile(r"KEV-UNSUPPORTED: ?(?:this CPU has no )?(.*?)\.?$")
+_GUEST = re.compile(r"guest(\d*)\| ?(.*)")
 _NOT_IMPL = re.compile(r"NOT-IMPLEMENTED (\S+)(?: \((.*)\))?")
 _FRAME = re.compile(r"\s*#(\d+)\s+0x([0-9a-fA-F]+)(?:\s+(\S+))?")
 _SYMBOL = re.compile(r"(.+)\+0x([0-9a-fA-F]+)")
@@ -104,17 +115,26 @@ class Log:
     started: list = field(default_factory=list)        # test names, in start order
     passed: dict = field(default_factory=dict)         # name -> ms (None if not printed)
     failed: dict = field(default_factory=dict)         # name -> "<file>:<line>: <msg>"
+    skipped: dict = field(default_factory=dict)        # name -> reason
     metrics: dict = field(default_factory=dict)        # (test, key) -> value
-    done: tuple = None                                 # (passed, failed) from TESTS-DONE
+    done: tuple = None                                 # (passed, failed, skipped)
     panic: str = None                                  # message of the first PANIC line
     panic_lines: list = field(default_factory=list)    # PANIC line and all lines after it
     backtrace: list = field(default_factory=list)      # Frames after PANIC / NOT-IMPLEMENTED
     not_implemented: str = None                        # function name
     not_implemented_at: str = None                     # "<file>:<line>"
+    unsupported: str = None                            # what the CPU lacks ("SVM (AMD-V)")
+    unsupported_lines: list = field(default_factory=list)  # that line and the hint after it
+    guest_lines: list = field(default_factory=list)    # (vcpu or None, text), in order
 
     def has_verdict_line(self):
         return self.done is not None or self.panic is not None or \
-            self.not_implemented is not None
+            self.not_implemented is not None or self.unsupported is not None
+
+    @property
+    def console(self):
+        """Everything the guests printed, one line each, without the "guest| " prefix."""
+        return "".join(text + "\n" for _, text in self.guest_lines)
 
 
 def parse_log(text):
@@ -127,6 +147,10 @@ def parse_log(text):
 
 
 def _parse_line(log, line):
+    if m := _GUEST.match(line):
+        # A guest's output: it may say anything, so it is never a verdict of ours.
+        log.guest_lines.append((int(m.group(1)) if m.group(1) else None, m.group(2)))
+        return
     if log.panic is not None:
         # Everything after a panic is its report: registers, then the backtrace.
         log.panic_lines.append(line)
@@ -136,6 +160,11 @@ def _parse_line(log, line):
         return
     if log.not_implemented is not None and (m := _FRAME.match(line)):
         log.backtrace.append(_frame(m, line))
+        return
+    if log.unsupported is not None:
+        # The hint that follows says how to start QEMU with SVM and NPT.
+        if line.strip():
+            log.unsupported_lines.append(line)
         return
     if line.startswith("PANIC"):
         log.panic = line[len("PANIC"):].lstrip(" :")
@@ -149,8 +178,13 @@ def _parse_line(log, line):
         log.passed[m.group(1)] = int(m.group(2)) if m.group(2) else None
     elif m := _FAIL.match(line):
         log.failed.setdefault(m.group(1), m.group(2).strip())
+    elif m := _SKIP.match(line):
+        log.skipped.setdefault(m.group(1), m.group(2).strip())
     elif m := _DONE.match(line):
-        log.done = (int(m.group(1)), int(m.group(2)))
+        log.done = (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+    elif (m := _UNSUPPORTED.match(line)) and log.unsupported is None:
+        log.unsupported = m.group(1)
+        log.unsupported_lines.append(line)
     elif (m := _NOT_IMPL.match(line)) and log.not_implemented is None:
         log.not_implemented = m.group(1)
         log.not_implemented_at = m.group(2)
@@ -169,8 +203,13 @@ def classify(log, status, timed_out=False, killed_after_done=False):
         return verdict, f"{stopped}; {note}" if note else stopped
     if timed_out:
         return Verdict.TIMEOUT, None
-    if log.done == (0, 0) and status in (STATUS_PASS, STATUS_FAIL):
+    if log.done == (0, 0, 0) and status in (STATUS_PASS, STATUS_FAIL):
         return Verdict.ERROR, "no test ran: the selection matched no test"
+    if status == STATUS_UNSUPPORTED:
+        if log.unsupported is None:
+            return (Verdict.UNSUPPORTED,
+                    "exit status says UNSUPPORTED but no KEV-UNSUPPORTED line was printed")
+        return Verdict.UNSUPPORTED, None
     if status == STATUS_PASS:
         return _check_done(log, "exit status 33 (PASS)")
     if status == STATUS_FAIL:
@@ -192,19 +231,25 @@ def classify(log, status, timed_out=False, killed_after_done=False):
 
 
 def _check_done(log, source):
-    """PASS only if TESTS-DONE agrees with the per-test lines and something ran."""
+    """PASS only if TESTS-DONE agrees with the per-test lines and something ran.
+    SKIP if some test could not be graded here and none failed: not a pass."""
     if log.done is None:
         return Verdict.ERROR, f"{source} but no TESTS-DONE line was printed"
-    passed, failed = log.done
+    passed, failed, skipped = log.done
     if failed:
         return Verdict.FAIL, None
     if log.failed:
         return Verdict.FAIL, f"{source} but a TEST-FAIL line was printed"
-    if passed == 0:
+    if passed + skipped == 0:
         return Verdict.ERROR, "no test ran: the selection matched no test"
     if passed != len(log.passed):
         return (Verdict.ERROR, f"TESTS-DONE says passed={passed} but "
                 f"{len(log.passed)} TEST-PASS lines were printed")
+    if skipped != len(log.skipped):
+        return (Verdict.ERROR, f"TESTS-DONE says skipped={skipped} but "
+                f"{len(log.skipped)} TEST-SKIP lines were printed")
+    if skipped:
+        return Verdict.SKIP, "; ".join(f"{n}: {why}" for n, why in log.skipped.items())
     return Verdict.PASS, None
 
 
@@ -212,12 +257,16 @@ def outcomes_by_test(log, verdict):
     """Per-test verdicts. A test that started and never finished gets the run's verdict
     (PANIC, TIMEOUT, ...), or ERROR if the run itself ended normally."""
     names = list(log.started)
-    names += [n for n in list(log.passed) + list(log.failed) if n not in names]
-    unfinished = verdict if verdict not in (Verdict.PASS, Verdict.FAIL) else Verdict.ERROR
+    names += [n for n in list(log.passed) + list(log.failed) + list(log.skipped)
+              if n not in names]
+    unfinished = verdict if verdict not in (Verdict.PASS, Verdict.FAIL, Verdict.SKIP) \
+        else Verdict.ERROR
     out = {}
     for name in names:
         if name in log.failed:
             out[name] = Outcome(name, Verdict.FAIL, failure=log.failed[name])
+        elif name in log.skipped:
+            out[name] = Outcome(name, Verdict.SKIP, reason=log.skipped[name])
         elif name in log.passed:
             out[name] = Outcome(name, Verdict.PASS, ms=log.passed[name])
         else:
@@ -284,6 +333,21 @@ class Result:
     def not_implemented(self):
         return self.log.not_implemented
 
+    @property
+    def skipped(self):
+        """{test: reason} for every TEST-SKIP line."""
+        return dict(self.log.skipped)
+
+    @property
+    def unsupported(self):
+        """What the CPU lacks, from "KEV-UNSUPPORTED: this CPU has no <what>.", or None."""
+        return self.log.unsupported
+
+    @property
+    def console(self):
+        """What the guests printed ("guest| " lines), prefix removed, one line each."""
+        return self.log.console
+
     def metric(self, key, test=None):
         """The value of METRIC <test> <key>; test may be omitted if only one test has it."""
         if test is not None:
@@ -312,6 +376,11 @@ class Result:
             at = f" ({self.log.not_implemented_at})" if self.log.not_implemented_at else ""
             out.append(f"  not implemented: {self.log.not_implemented}{at}")
             out += ["    " + str(frame) for frame in self.log.backtrace]
+        for name, why in self.log.skipped.items():
+            out.append(f"  skipped {name} (could not be graded on this machine): {why}")
+        if self.log.unsupported is not None:
+            out.append("  the CPU cannot run guests:")
+            out += ["    " + line for line in self.log.unsupported_lines]
         if self.verdict == Verdict.TIMEOUT:
             out.append(f"  no verdict within {self.timeout_s} s; QEMU was killed")
         if self.stderr.strip():
@@ -326,7 +395,14 @@ class Result:
         return "\n".join(out)
 
     def expect(self, verdict):
+        """Assert the verdict. Under pytest a SKIP (the kernel could not grade the test on
+        this machine) skips the calling test instead of failing it, unless SKIP is what
+        was expected."""
         __tracebackhide__ = True
+        if self.verdict == Verdict.SKIP and verdict != Verdict.SKIP:
+            import pytest
+            pytest.skip(f"{self.selection}: could not be graded on this machine: "
+                        f"{self.note}")
         if self.verdict != verdict:
             raise AssertionError(f"expected {verdict}, got {self.verdict}\n{self.explain()}")
         return self
@@ -344,6 +420,7 @@ class Result:
             "wall_s": round(self.wall_s, 3),
             "first_line_s": _round(self.first_line_s),
             "tests": {n: str(t.verdict) for n, t in self.tests.items()},
+            "metrics": {f"{t} {k}": v for (t, k), v in self.metrics.items()},
             "log": self.log_path,
         }
 

@@ -9,10 +9,17 @@
         result.expect_pass()
         assert result.metric("faults") > 0
 
+    def test_kev_exit(keos_solution):          # the reference solution's ISO
+        keos_solution("kev.hypercall_exit").expect_pass()
+
 Each call starts one QEMU (runs are never shared between tests), writes the serial log to
 build/logs/<test id>.log, and records the run for the end-of-session timing table and
 build/logs/timings.json. Runs in a pytest-xdist worker reach the controller through the
-report's user_properties.
+report's user_properties, and so do the numbers a test records with `keos.record()`.
+
+The ISO is build/keos.iso unless --keos-iso (or env KEOS_ISO) names another; the
+`keos_solution` fixture always uses build/solution/keos.iso (`make SOLUTION=1`) and skips
+the test where solution/ does not exist (students' copies).
 """
 
 import fcntl
@@ -21,6 +28,7 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +37,9 @@ from .qemu import QemuMissing
 
 DEFAULT_TIMEOUT_S = 30.0
 RUN_PROPERTY = "keos_run"
+METRIC_PROPERTY = "keos_metric"
+SOLUTION_DIR = qemu.ROOT / "solution"
+SOLUTION_ISO = qemu.BUILD / "solution" / "keos.iso"
 
 
 def pytest_addoption(parser):
@@ -39,6 +50,9 @@ def pytest_addoption(parser):
     group.addoption("--keos-make", action="store_true",
                     help="run `make` once before the first QEMU run even if build/keos.iso "
                          "exists (by default only when it is missing)")
+    group.addoption("--keos-iso", default=os.environ.get("KEOS_ISO"),
+                    help="the ISO the `keos` fixture boots (env KEOS_ISO; default "
+                         "build/keos.iso)")
 
 
 def pytest_configure(config):
@@ -57,55 +71,74 @@ def log_name(nodeid):
     return name
 
 
+def make_commands(iso):
+    """The make commands that build `iso` and the disk, or None for an ISO make does
+    not know (it must then exist already)."""
+    iso = Path(iso).resolve()
+    if iso == qemu.ISO.resolve():
+        return [["make"]]
+    if iso == SOLUTION_ISO.resolve():
+        return [["make", "SOLUTION=1"]]       # the solution ISO, and build/disk.img
+    return None
+
+
 class Build:
-    """Makes sure the ISO exists and QEMU is installed, once per session (and process)."""
+    """Makes sure an ISO exists and QEMU is installed, once per ISO per session (and
+    process): runs make if the ISO or the disk is missing, or always with --keos-make."""
 
     def __init__(self, always):
         self.always = always
-        self.ready = False
-        self.error = None
+        self.errors = {}        # iso path -> error text, or None once it is ready
 
-    def ensure(self):
+    def ensure(self, iso=None):
         __tracebackhide__ = True
-        if not self.ready and self.error is None:
-            self.error = self._check()
-            self.ready = self.error is None
-        if self.error:
-            pytest.fail(self.error, pytrace=False)
+        iso = Path(iso or qemu.ISO)
+        if iso not in self.errors:
+            self.errors[iso] = self._check(iso)
+        if self.errors[iso]:
+            pytest.fail(self.errors[iso], pytrace=False)
 
-    def _check(self):
+    def _check(self, iso):
         try:
             qemu.find_qemu()
         except QemuMissing as e:
             return str(e)
-        if not self.always and self._built():
+        if not self.always and self._built(iso):
             return None
+        commands = make_commands(iso)
+        if commands is None:
+            return None if self._built(iso) else f"{iso} or {qemu.DISK} does not exist"
         qemu.BUILD.mkdir(parents=True, exist_ok=True)
         # pytest-xdist workers each get here: one runs make, the others wait and see.
         with open(qemu.BUILD / ".harness-make.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if not self.always and self._built():
+            if not self.always and self._built(iso):
                 return None
-            made = subprocess.run(["make"], cwd=qemu.ROOT, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True)
-        if made.returncode != 0 or not self._built():
+            for cmd in commands:
+                made = subprocess.run(cmd, cwd=qemu.ROOT, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True)
+                if made.returncode != 0:
+                    break
+        if made.returncode != 0 or not self._built(iso):
             tail = "\n".join(made.stdout.splitlines()[-40:])
-            return (f"`make` in {qemu.ROOT} exited with status {made.returncode} and "
-                    f"{qemu.ISO} / {qemu.DISK} are{'' if self._built() else ' not'} there:"
+            return (f"`{' '.join(cmd)}` in {qemu.ROOT} exited with status {made.returncode} "
+                    f"and {iso} / {qemu.DISK} are{'' if self._built(iso) else ' not'} there:"
                     f"\n{tail}")
         return None
 
     @staticmethod
-    def _built():
-        return qemu.ISO.exists() and qemu.DISK.exists()
+    def _built(iso):
+        return iso.exists() and qemu.DISK.exists()
 
 
 class Runner:
     """What the `keos` fixture returns: call it to boot the kernel on a test selection."""
 
-    def __init__(self, request, build):
+    def __init__(self, request, build, iso=None):
         self.request = request
         self.build = build
+        option = request.config.getoption("keos_iso")
+        self.iso = Path(iso or (Path(option).resolve() if option else qemu.ISO))
         self.results = []
         self.scale = request.config.getoption("keos_timeout_scale")
         marker = request.node.get_closest_marker("timeout_s")
@@ -118,10 +151,12 @@ class Runner:
         timeout: seconds (default: the timeout_s marker, else 30), times
         --keos-timeout-scale. cpu: -cpu value instead of qemu64,+svm,+npt. extra: more
         QEMU arguments. qemu_cmd: a program to run instead of QEMU (the harness tests).
+        iso: instead of the runner's ISO (--keos-iso, build/keos.iso).
         """
         __tracebackhide__ = True
+        iso = Path(iso or self.iso)
         if qemu_cmd is None:
-            self.build.ensure()
+            self.build.ensure(iso)
         seconds = (timeout if timeout is not None else self.default_timeout) * self.scale
         nodeid = self.request.node.nodeid
         name = log_name(nodeid)
@@ -130,13 +165,20 @@ class Runner:
         try:
             result = qemu.run(test, timeout=seconds, smp=smp, cpu=cpu, extra=list(extra),
                               log_path=qemu.LOG_DIR / f"{name}.log", qemu=qemu_cmd,
-                              iso=iso or qemu.ISO, disk=disk or qemu.DISK)
+                              iso=iso, disk=disk or qemu.DISK)
         except QemuMissing as e:
             pytest.fail(str(e), pytrace=False)
         self.results.append(result)
-        record = dict(result.timing_record(), nodeid=nodeid, run=len(self.results))
+        record = dict(result.timing_record(), nodeid=nodeid, run=len(self.results),
+                      iso=_short(iso))
         self.request.node.user_properties.append((RUN_PROPERTY, record))
         return result
+
+    def record(self, name, value, unit=""):
+        """Report a number (a throughput, a latency) in the session summary and in
+        timings.json. It is information, not a check."""
+        self.request.node.user_properties.append((METRIC_PROPERTY, {
+            "nodeid": self.request.node.nodeid, "name": name, "value": value, "unit": unit}))
 
     def finish(self):
         """Teardown: no QEMU started by this test may still run (run() already stops
@@ -150,9 +192,26 @@ def keos_build(request):
     return Build(request.config.getoption("keos_make"))
 
 
+def _short(path):
+    try:
+        return str(Path(path).resolve().relative_to(qemu.ROOT))
+    except ValueError:
+        return str(path)
+
+
 @pytest.fixture
 def keos(request, keos_build):
     runner = Runner(request, keos_build)
+    yield runner
+    runner.finish()
+
+
+@pytest.fixture
+def keos_solution(request, keos_build):
+    """Like `keos`, on the reference solution's ISO; skips where solution/ is absent."""
+    if not SOLUTION_DIR.is_dir():
+        pytest.skip("solution/ is not here (a student's copy): no reference ISO to run")
+    runner = Runner(request, keos_build, iso=SOLUTION_ISO)
     yield runner
     runner.finish()
 
@@ -162,31 +221,41 @@ class TimingReport:
 
     def __init__(self):
         self.runs = []
+        self.metrics = []
         self.path = qemu.LOG_DIR / "timings.json"
 
     def pytest_runtest_logreport(self, report):
         # The teardown report carries every property the test recorded.
         if report.when == "teardown":
             self.runs += [v for k, v in report.user_properties if k == RUN_PROPERTY]
+            self.metrics += [v for k, v in report.user_properties if k == METRIC_PROPERTY]
 
     def pytest_sessionfinish(self, session):
-        if not self.runs:
+        if not self.runs and not self.metrics:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         total = sum(r["wall_s"] for r in self.runs)
         with open(self.path, "w") as f:
-            json.dump({"runs": self.runs, "total_wall_s": round(total, 3)}, f, indent=1)
+            json.dump({"runs": self.runs, "total_wall_s": round(total, 3),
+                       "metrics": self.metrics}, f, indent=1)
             f.write("\n")
 
     def pytest_terminal_summary(self, terminalreporter):
+        tr = terminalreporter
+        if self.metrics:
+            tr.section("KeOS measurements")
+            for m in sorted(self.metrics, key=lambda m: (m["nodeid"], m["name"])):
+                unit = f" {m['unit']}" if m["unit"] else ""
+                tr.write_line(f"{m['value']:>12}{unit:<10} {m['name']:<28} {m['nodeid']}")
         if not self.runs:
             return
-        tr = terminalreporter
         tr.section("KeOS QEMU runs (wall time from QEMU start to verdict)")
         for r in sorted(self.runs, key=lambda r: (r["nodeid"], r["run"])):
             run = f" #{r['run']}" if r["run"] > 1 else ""
+            iso = r.get("iso", "build/keos.iso")
+            on = f" on {iso}" if iso != "build/keos.iso" else ""
             tr.write_line(f"{r['wall_s']:7.2f}s  {r['verdict']:<15}  {r['nodeid']}{run}"
-                          f"  [{r['selection']}]")
+                          f"  [{r['selection']}]{on}")
         total = sum(r["wall_s"] for r in self.runs)
         tr.write_line(f"{total:7.2f}s  total over {len(self.runs)} QEMU runs; "
                       f"written to {self.path}")

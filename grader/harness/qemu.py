@@ -31,6 +31,9 @@ CPU = "qemu64,+svm,+npt"
 SMP = 4
 MEMORY = "512M"
 FW_CFG_TEST = "opt/keos/test"
+# keos/main.c reads the selection into a 256-byte buffer: a longer one would be cut off
+# and silently run fewer tests, so run() refuses it.
+SELECTION_MAX = 255
 
 EXIT_GRACE_S = 2.0   # after TESTS-DONE, how long QEMU may take to exit by itself
 KILL_GRACE_S = 2.0   # after SIGTERM, how long before SIGKILL
@@ -207,6 +210,9 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
     qemu-system-x86_64 (a list; the tests use a fake). echo: called with each chunk of
     serial output (the command-line tool shows it live).
     """
+    if len(test.encode()) > SELECTION_MAX:
+        raise ValueError(f"test selection of {len(test.encode())} bytes: the kernel reads at "
+                         f"most {SELECTION_MAX} (use group.* patterns or several runs)")
     program = list(qemu) if qemu else [find_qemu()]
     cmd = program + qemu_args(test, iso=iso, disk=disk, smp=smp, cpu=cpu, extra=extra)
     log_path = Path(log_path or LOG_DIR / "run.log")

@@ -88,8 +88,8 @@ mmio_guest_outside:
 	movq %rax, (%rbx)
 	movq $16, 8(%rbx)
 	movq %rax, 16(%rbx)
-	movq $0xff000, (%rbx)		/* starts inside, ends past the 1 MiB of RAM */
-	movq $0x2000, 8(%rbx)
+	movq $0xff800, (%rbx)		/* starts inside, ends past the 1 MiB of RAM */
+	movq $0x1000, 8(%rbx)		/* (and is not too long on its own) */
 	movq %rax, 16(%rbx)
 	movq $-16, %rax			/* BUF + LEN overflows */
 	movq %rax, (%rbx)

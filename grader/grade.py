@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""Grade Project 3: run every test of grader/rubric.toml in its own QEMU and add up the points.
+
+    make grade                                   # the student's build/keos.iso
+    grader/grade.py --iso build/solution/keos.iso --expect-score 100
+    grader/grade.py --only 'pager.*' -j 1 --json out.json
+
+One line per test (verdict, points earned/possible, seconds, why it did not pass), then
+`Score: N/100` and the wall time. The exit status is 0 whenever grading completed, whatever
+the score (a score is a result, not an error); with --expect-score N it is 1 if the score
+differs. 2: grading could not run (no ISO, no QEMU, a broken rubric).
+"""
+
+import argparse
+import fnmatch
+import json
+import os
+import shlex
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import qemu, rubric            # noqa: E402  (after the path fix above)
+from harness.log import Verdict             # noqa: E402
+
+LOG_DIR = qemu.LOG_DIR / "grade"      # env KEOS_LOG_DIR moves qemu.LOG_DIR
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="grade.py", description=__doc__.split("\n")[0])
+    ap.add_argument("--iso", default=os.environ.get("KEOS_ISO", str(qemu.ISO)),
+                    help="kernel ISO to grade (env KEOS_ISO; default build/keos.iso)")
+    ap.add_argument("--disk", default=str(qemu.DISK), help="disk image (build/disk.img)")
+    ap.add_argument("--rubric", default=str(rubric.RUBRIC), help="rubric file")
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("-j", "--jobs", type=int, default=2,
+                    help="QEMUs at a time (default 2)")
+    ap.add_argument("--only", metavar="PATTERN",
+                    help="grade only tests matching this glob or comma list ('pager.*')")
+    ap.add_argument("--expect-score", type=int, metavar="N",
+                    help="exit with status 1 unless the score is exactly N")
+    ap.add_argument("--timeout-scale", type=float,
+                    default=float(os.environ.get("KEOS_TIMEOUT_SCALE", "1")),
+                    help="multiply every timeout (slow machine; env KEOS_TIMEOUT_SCALE)")
+    ap.add_argument("-q", "--quiet", action="store_true", help="print only the score and the wall time")
+    # For the grader's own tests: a program to run instead of QEMU (harness/fake_qemu.py).
+    ap.add_argument("--qemu", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error("-j must be at least 1")
+    return args
+
+
+def selected(items, only):
+    if not only:
+        return items
+    patterns = [p.strip() for p in only.split(",") if p.strip()]
+    return [i for i in items if any(fnmatch.fnmatchcase(i.name, p) for p in patterns)]
+
+
+def run_one(item, args):
+    """One QEMU for one test. Called from worker threads: qemu.run blocks on its own
+    process only, and always stops it before returning."""
+    result = qemu.run(item.name, timeout=item.timeout * args.timeout_scale,
+                      log_path=LOG_DIR / f"{item.name}.log",
+                      qemu=shlex.split(args.qemu) if args.qemu else None,
+                      iso=Path(args.iso).resolve(), disk=Path(args.disk).resolve())
+    return result, rubric.score(item, result)
+
+
+def line(item, result, scored):
+    verdict = str(scored.verdict)
+    if scored.verdict == Verdict.SKIP:
+        verdict = "SKIP"            # shown, never counted as a pass
+    text = (f"{item.name:<28} {verdict:<16} {scored.earned:>2}/{item.points:<2} "
+            f"{result.wall_s:6.2f} s")
+    return f"{text}  {scored.detail}" if scored.detail else text
+
+
+def grade(items, args, out=print):
+    """Run the items, `jobs` at a time; print each line in rubric order as soon as it and
+    all before it are known. Returns [(item, result, scored)]."""
+    rows = [None] * len(items)
+    printed = 0
+    # Longest timeouts first, so that a slow test does not start last and run alone.
+    order = sorted(range(len(items)), key=lambda k: -items[k].timeout)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {k: pool.submit(run_one, items[k], args) for k in order}
+        try:
+            for k in range(len(items)):
+                result, scored = futures[k].result()
+                rows[k] = (items[k], result, scored)
+                while printed < len(items) and rows[printed] is not None:
+                    if not args.quiet:
+                        out(line(*rows[printed]))
+                    printed += 1
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            qemu.stop_all()
+            raise
+    return rows
+
+
+def to_json(rows, args, earned, possible, wall_s):
+    return {
+        "iso": str(args.iso),
+        "score": earned,
+        "possible": possible,
+        "wall_s": round(wall_s, 3),
+        "jobs": args.jobs,
+        "tests": [{
+            "name": item.name,
+            "verdict": str(scored.verdict),
+            "points": item.points,
+            "earned": scored.earned,
+            "seconds": round(result.wall_s, 3),
+            "detail": scored.detail,
+            "log": result.log_path,
+        } for item, result, scored in rows],
+    }
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        items = selected(rubric.load(args.rubric), args.only)
+        if not args.qemu:
+            qemu.find_qemu()
+    except (rubric.RubricError, qemu.QemuMissing, OSError) as e:
+        print(f"grade.py: {e}", file=sys.stderr)
+        return 2
+    if not items:
+        print(f"grade.py: no rubric test matches {args.only!r}", file=sys.stderr)
+        return 2
+    for path, how in ((args.iso, "make"), (args.disk, "make")):
+        if not Path(path).exists():
+            print(f"grade.py: {path} does not exist: run `{how}` first", file=sys.stderr)
+            return 2
+
+    start = time.monotonic()
+    try:
+        rows = grade(items, args)
+    except KeyboardInterrupt:
+        print("grade.py: interrupted; no score", file=sys.stderr)
+        return 130
+    wall_s = time.monotonic() - start
+
+    earned = sum(s.earned for _, _, s in rows)
+    possible = sum(i.points for i in items)
+    skipped = [i.name for i, _, s in rows if s.verdict == Verdict.SKIP]
+    if skipped:
+        print(f"Note: {len(skipped)} test(s) could not be graded on this machine and earn "
+              f"nothing here: {', '.join(skipped)}")
+    partial = f" (only {args.only})" if args.only else ""
+    print(f"Score: {earned}/{possible}{partial}")
+    print(f"Wall time: {wall_s:.1f} s for {len(rows)} tests, {args.jobs} at a time; "
+          f"logs in {LOG_DIR}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(to_json(rows, args, earned, possible, wall_s), f, indent=1)
+            f.write("\n")
+    if args.expect_score is not None and earned != args.expect_score:
+        print(f"grade.py: expected a score of {args.expect_score}, got {earned}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

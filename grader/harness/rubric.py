@@ -1,0 +1,93 @@
+"""Project 3's rubric (grader/rubric.toml): which kernel test earns how many points.
+
+    items = rubric.load()                    # [Item(name, points, timeout)], checked
+    line = rubric.score(item, result)        # Scored(verdict, earned, detail)
+
+Only PASS earns points. The same rules serve grade.py (`make grade`) and
+test_project3.py, so the pytest view and the score cannot disagree.
+"""
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .log import Verdict
+
+RUBRIC = Path(__file__).resolve().parents[1] / "rubric.toml"
+TOTAL = 100
+
+
+class RubricError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str       # kernel test name, "group.name"
+    points: int
+    timeout: float  # seconds, boot included
+
+
+@dataclass
+class Scored:
+    verdict: Verdict
+    earned: int
+    detail: str     # why it did not pass (the failed check, the stub, the reason to skip)
+
+
+def load(path=RUBRIC):
+    """The rubric's items in file order; RubricError if it is malformed or its points do
+    not sum to 100."""
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    default_timeout = data.get("defaults", {}).get("timeout", 20)
+    items = []
+    for name, entry in data.get("tests", {}).items():
+        points = entry.get("points")
+        timeout = entry.get("timeout", default_timeout)
+        if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+            raise RubricError(f"{path}: {name}: points must be a positive integer")
+        if not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise RubricError(f"{path}: {name}: timeout must be a positive number")
+        if "." not in name:
+            raise RubricError(f"{path}: {name}: test names are group.name")
+        items.append(Item(name, points, float(timeout)))
+    total = sum(i.points for i in items)
+    if total != TOTAL:
+        raise RubricError(f"{path}: the points sum to {total}, not {TOTAL}")
+    return items
+
+
+def detail(result, name=None):
+    """One line saying why a run did not pass (empty for a pass)."""
+    v = result.verdict
+    if v == Verdict.PASS:
+        return ""
+    if v == Verdict.FAIL:
+        outcome = result.tests.get(name) if name else None
+        return (outcome.failure if outcome and outcome.failure else result.failure) or \
+            (result.note or "failed")
+    if v == Verdict.PANIC:
+        return f"panic: {result.panic}" if result.panic else (result.note or "panic")
+    if v == Verdict.NOT_IMPLEMENTED:
+        at = f" ({result.log.not_implemented_at})" if result.log.not_implemented_at else ""
+        return f"{result.not_implemented}{at}"
+    if v == Verdict.SKIP:
+        why = "; ".join(result.skipped.values()) or result.note
+        return f"could not be graded on this machine: {why}"
+    if v == Verdict.TIMEOUT:
+        return f"no verdict within {result.timeout_s:g} s"
+    if v == Verdict.UNSUPPORTED:
+        return f"this CPU has no {result.unsupported}" if result.unsupported else result.note
+    return result.note or str(v)
+
+
+def score(item, result):
+    """Points for one rubric item from the run that selected exactly that test. The run
+    must PASS and the named test itself must be among its passes."""
+    outcome = result.tests.get(item.name)
+    passed = result.verdict == Verdict.PASS and outcome is not None and \
+        outcome.verdict == Verdict.PASS
+    if result.verdict == Verdict.PASS and not passed:
+        return Scored(Verdict.ERROR, 0, f"{item.name} did not run (no such test?)")
+    return Scored(result.verdict, item.points if passed else 0, detail(result, item.name))

@@ -1,0 +1,215 @@
+"""Does the grader catch known bugs? Each mutant plants one in a copy of the reference
+solution, the copy is built into a kernel, and the rubric tests the mutant's
+"# expect:" lines name are run on it, one QEMU each: each must end FAIL or PANIC (a
+hang, a skip or a pass means the bug went unnoticed) and earn 0 points. The rest of the
+rubric, minus the "# may-fail:" tests (knock-on effects), must still pass in one boot:
+the bug is the one planted, and the "# expect:" list is not missing a test.
+
+Mutants (sed scripts; their first lines say what they break):
+  grader/mutants/pager_*.sed  -> solution/project3/pager.c
+  grader/mutants/mmio_*.sed   -> solution/project3/mmio.c
+  two of the host-level NPT mutants (grader/mutants/npt_*.sed, test_npt_host.py), whose
+  in-kernel effects are listed in NPT_MUTANTS below (their files are not ours).
+
+Each mutant is built in build/mutants/<name>/ (a copy of the repository without build/,
+.git, grader/ and handouts/), two at a time, and kept until the copied files or the
+script change. The
+baseline, that the unmutated reference passes all of these, is test_project3.py's
+test_reference. Marker `mutants`: deselect with -m "not mutants".
+"""
+
+import fcntl
+import hashlib
+import re
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness import Verdict, qemu, rubric
+from harness.plugin import SOLUTION_DIR, SOLUTION_ISO
+
+ROOT = qemu.ROOT
+MUTANT_DIR = ROOT / "grader" / "mutants"
+WORK = qemu.BUILD / "mutants"
+TARGETS = {"pager": "solution/project3/pager.c", "mmio": "solution/project3/mmio.c",
+           "npt": "solution/project3/npt.c"}
+# Host-level NPT mutants that are also run in the kernel: (more tests they must break
+# there besides the npt.* tests of their "# expect:" lines, tests that may break too).
+NPT_MUTANTS = {
+    # No guest can run (nested walks are user accesses): guests must fail, not hang.
+    "npt_no_us_upper": (
+        ["pager.boot_keos", "mmio.print"],
+        ["mmio.invalid_size", "mmio.readback", "mmio.outside_buffer", "pager.lazy",
+         "pager.partial_and_bss", "pager.stress"]),
+    # kev builds guest page tables and reads guest memory through npt_gpa2hpa.
+    "npt_gpa2hpa_no_offset": (
+        ["mmio.print", "pager.partial_and_bss"],
+        ["npt.gva2hpa_huge_pat", "npt.gva2hpa_1g", "mmio.invalid_size", "mmio.readback",
+         "mmio.outside_buffer"]),
+}
+# Mutants the tests do not catch yet: a gap in a kernel test, to be fixed there. strict:
+# once the test catches the mutant, the xfail turns into a failure as a reminder.
+KNOWN_SURVIVORS = {}  # mutant name -> why the tests cannot catch it (none today)
+BUILD_JOBS = 2
+NOT_COPIED = ("build", ".git", "grader", "handouts")   # the kernel build needs none of them
+CAUGHT = (Verdict.FAIL, Verdict.PANIC)
+ITEMS = {i.name: i for i in rubric.load()}
+
+pytestmark = [pytest.mark.mutants, pytest.mark.kernel,
+              pytest.mark.skipif(not SOLUTION_DIR.is_dir(),
+                                 reason="solution/ is not here: no reference to mutate")]
+
+
+@dataclass
+class Mutant:
+    name: str
+    script: Path
+    target: str         # the file it edits, relative to the repository
+    expect: list        # rubric tests that must catch it (FAIL or PANIC)
+    may_fail: list      # knock-on failures; every other rubric test must still pass
+
+
+def load_mutants():
+    scripts = sorted(MUTANT_DIR.glob("pager_*.sed")) + sorted(MUTANT_DIR.glob("mmio_*.sed"))
+    scripts += [MUTANT_DIR / f"{n}.sed" for n in NPT_MUTANTS]
+    out = []
+    for script in scripts:
+        text = script.read_text()
+
+        def names(key):
+            return [n for line in re.findall(rf"^# {key}:(.*)$", text, re.M)
+                    for n in line.split()]
+        more, may = NPT_MUTANTS.get(script.stem, ([], []))
+        out.append(Mutant(script.stem, script, TARGETS[script.stem.split("_")[0]],
+                          names("expect") + more, names("may-fail") + may))
+    return out
+
+
+def params(mutants):
+    return [pytest.param(m, id=m.name, marks=[pytest.mark.xfail(
+        strict=True, reason=KNOWN_SURVIVORS[m.name])] if m.name in KNOWN_SURVIVORS else [])
+        for m in mutants]
+
+
+def selection(names):
+    """A short selection running exactly `names` (the kernel reads 255 bytes of it):
+    group.* for a group of the rubric that is wholly included."""
+    out = []
+    for group in dict.fromkeys(n.split(".")[0] for n in ITEMS):
+        members = [n for n in ITEMS if n.startswith(group + ".")]
+        chosen = [n for n in members if n in names]
+        out += [f"{group}.*"] if chosen == members else chosen
+    return ",".join(out)
+
+
+MUTANTS = load_mutants()
+
+
+def tree_digest():
+    """A digest of everything a mutant build copies: a changed source means a rebuild."""
+    h = hashlib.sha1()
+    for path in sorted(ROOT.rglob("*")):
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] in NOT_COPIED or not path.is_file():
+            continue
+        h.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def build(mutant, digest):
+    """Copy the repository, apply the script, build the solution ISO. Returns
+    (iso, seconds, error). Reuses a build whose stamp matches."""
+    tree = WORK / mutant.name
+    iso = tree / SOLUTION_ISO.relative_to(ROOT)
+    stamp = f"{digest} {hashlib.sha1(mutant.script.read_bytes()).hexdigest()}"
+    WORK.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with open(WORK / f".{mutant.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)       # pytest-xdist workers share the builds
+        stamp_file = tree / ".mutant-stamp"
+        if iso.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+            return iso, 0.0, None
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(ROOT, tree, symlinks=True, ignore=lambda d, names: [
+            n for n in names if Path(d) == ROOT and n in NOT_COPIED])
+        target = tree / mutant.target
+        before = target.read_text()
+        sed = subprocess.run(["sed", "-i", "-f", str(mutant.script), str(target)],
+                             capture_output=True, text=True)
+        if sed.returncode != 0:
+            return None, 0.0, f"sed failed: {sed.stderr}"
+        if target.read_text() == before:
+            return None, 0.0, f"{mutant.script.name} changed nothing in {mutant.target}"
+        made = subprocess.run(["make", "-s", "SOLUTION=1", str(iso.relative_to(tree))],
+                              cwd=tree, capture_output=True, text=True)
+        if made.returncode != 0:
+            tail = "\n".join((made.stdout + made.stderr).splitlines()[-30:])
+            return None, 0.0, f"the mutant does not build:\n{tail}"
+        stamp_file.write_text(stamp)
+    return iso, time.monotonic() - start, None
+
+
+@pytest.fixture(scope="session")
+def mutant_builds(keos_build):
+    """{name: (iso, build seconds, error)}, built BUILD_JOBS at a time, plus the total."""
+    keos_build.ensure(SOLUTION_ISO)     # build/disk.img, which the mutants boot with
+    digest = tree_digest()
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=BUILD_JOBS) as pool:
+        done = dict(zip([m.name for m in MUTANTS],
+                        pool.map(lambda m: build(m, digest), MUTANTS)))
+    return done, time.monotonic() - start
+
+
+def test_every_mutant_names_rubric_tests():
+    assert MUTANTS, f"no mutants in {MUTANT_DIR}"
+    for m in MUTANTS:
+        assert m.expect, f"{m.script.name} has no '# expect:' line"
+        unknown = [n for n in m.expect + m.may_fail if n not in ITEMS]
+        assert not unknown, f"{m.script.name} names tests not in the rubric: {unknown}"
+        assert not set(m.expect) & set(m.may_fail), f"{m.script.name}: expect or may-fail?"
+
+
+def test_mutant_build_time(mutant_builds, keos):
+    builds, total = mutant_builds
+    keos.record(f"{len(builds)} mutant kernels built ({BUILD_JOBS} at a time)",
+                round(total, 1), "s")
+    errors = {n: e for n, (_, _, e) in builds.items() if e}
+    assert not errors, "\n".join(f"{n}: {e}" for n, e in errors.items())
+
+
+@pytest.mark.parametrize("mutant", params(MUTANTS))
+def test_mutant_is_caught(mutant_builds, keos, mutant):
+    iso, _, error = mutant_builds[0][mutant.name]
+    assert error is None, f"{mutant.name}: {error}"
+    missed = []
+    for name in mutant.expect:
+        item = ITEMS[name]
+        result = keos(name, iso=iso, timeout=item.timeout)
+        scored = rubric.score(item, result)
+        if result.verdict not in CAUGHT or scored.earned:
+            missed.append(f"{name}: {result.verdict} {scored.detail}\n{result.explain(10)}")
+    assert not missed, f"{mutant.name} ({mutant.script}) was not caught by:\n" + \
+        "\n".join(missed)
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_mutant_breaks_nothing_else(mutant_builds, keos, mutant):
+    """The rest of the rubric in one boot: a mutant that breaks more than it says is
+    either a bad mutant or a missing "# expect:"/"# may-fail:" line."""
+    iso, _, error = mutant_builds[0][mutant.name]
+    assert error is None, f"{mutant.name}: {error}"
+    others = [n for n in ITEMS if n not in mutant.expect + mutant.may_fail]
+    timeout = sum(ITEMS[n].timeout for n in others)
+    result = keos(selection(others), iso=iso, timeout=timeout)
+    assert sorted(result.tests) == sorted(others), \
+        f"ran {sorted(result.tests)}, not the {len(others)} other rubric tests"
+    broken = {n: t for n, t in result.tests.items() if t.verdict not in
+              (Verdict.PASS, Verdict.SKIP)}      # SKIP: this machine could not grade it
+    assert not broken and result.verdict in (Verdict.PASS, Verdict.SKIP), \
+        f"{mutant.name} also breaks {sorted(broken)}\n{result.explain()}"
