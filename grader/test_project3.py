@@ -69,3 +69,34 @@ def test_handout(keos, item):
     result.expect(Verdict.NOT_IMPLEMENTED)
     assert result.not_implemented, f"no function named in the stub's report\n{result.explain()}"
     assert rubric.score(item, result).earned == 0
+
+
+def run_grade(iso, expect):
+    """grade.py end to end, as `make grade` runs it: its lines and its Score."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, str(ROOT / "grader" / "grade.py"), "--iso", str(iso),
+                           "--expect-score", str(expect)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"grade.py on {iso} did not score {expect}:\n{out}"
+    assert f"Score: {expect}/100" in out, out
+    return out
+
+
+@pytest.mark.kernel
+def test_make_grade_reference_scores_100():
+    if not SOLUTION_DIR.is_dir():
+        pytest.skip("no solution/ in this copy")
+    out = run_grade(ROOT / "build" / "solution" / "keos.iso", 100)
+    assert "NOT-IMPLEMENTED" not in out and "TIMEOUT" not in out, out
+
+
+@pytest.mark.kernel
+def test_make_grade_handout_scores_0():
+    if not SOLUTION_DIR.is_dir():
+        pytest.skip("a student's copy: the score is theirs, not 0")
+    out = run_grade(ROOT / "build" / "keos.iso", 0)
+    # Every rubric line says which function is missing; nothing hangs.
+    assert out.count("NOT-IMPLEMENTED") == len(ITEMS), out
+    assert "TIMEOUT" not in out, out
