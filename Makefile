@@ -116,14 +116,14 @@ QEMU_ARGS := -cpu qemu64,+svm,+npt -smp $(SMP) -accel tcg,thread=multi -m $(MEM)
 	$(if $(TEST),-fw_cfg 'name=opt/keos/test$(comma)string=$(subst $(comma),$(comma)$(comma),$(TEST))')
 
 # QEMU's exit status encodes the verdict (33 pass, 35 fail, 37 panic, 39 not
-# implemented); `make run` shows it but does not fail on it.
+# implemented); `make run` names it (tools/status.sh) but does not fail on it.
 run: all
-	-$(QEMU) $(QEMU_ARGS) -serial stdio
+	@$(QEMU) $(QEMU_ARGS) -serial stdio; tools/status.sh $$?
 
 run-gdb: all
 	@echo "target remote localhost:$(GDBPORT)" > $(B)/gdb-connect.gdb
 	@echo "QEMU is paused; in another terminal run: make gdb   (port $(GDBPORT))"
-	-$(QEMU) $(QEMU_ARGS) -serial stdio -S -gdb tcp:localhost:$(GDBPORT)
+	@$(QEMU) $(QEMU_ARGS) -serial stdio -S -gdb tcp:localhost:$(GDBPORT); tools/status.sh $$?
 
 gdb:
 	gdb -q -nx -x .gdbinit
