@@ -4,6 +4,7 @@
 
 void serial_init(void);
 void serial_putc(char c);
+void serial_write(const char *s, size_t n); /* "\n" becomes "\r\n" */
 int printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int vprintk(const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,18 +1,14 @@
 /*
- * serial.c: the 16550 UART on COM1 and printk.
+ * serial.c: the 16550 UART on COM1.
  *
  * Output is polled (no interrupts): simple, and it still works inside panic().
- * A lock keeps lines from different CPUs from interleaving mid-line.
+ * No locking here: printk.c adds it for the host kernel. The guest KeOS
+ * (guests/keos) reuses this file as it is; under KeV both ports are emulated.
  */
-#include "mm.h"
 #include "printk.h"
-#include "spinlock.h"
 #include "x86.h"
 
 #define COM1 0x3F8
-
-extern volatile bool panicking;
-static struct spinlock console_lock = SPINLOCK_INIT("console");
 
 void serial_init(void)
 {
@@ -33,7 +29,8 @@ void serial_putc(char c)
 	outb(COM1, c);
 }
 
-static void console_write(const char *s, size_t n)
+/* Write n bytes, turning "\n" into the "\r\n" a terminal expects. */
+void serial_write(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '\n')
@@ -41,30 +38,3 @@ static void console_write(const char *s, size_t n)
 		serial_putc(s[i]);
 	}
 }
-
-int vprintk(const char *fmt, va_list ap)
-{
-	char buf[512];
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	size_t len = MIN((size_t)n, sizeof(buf) - 1);
-
-	/* A panicking CPU may already hold the lock: print regardless. */
-	if (panicking) {
-		console_write(buf, len);
-		return n;
-	}
-	spin_lock(&console_lock);
-	console_write(buf, len);
-	spin_unlock(&console_lock);
-	return n;
-}
-
-int printk(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vprintk(fmt, ap);
-	va_end(ap);
-	return n;
-}
-

@@ -1,5 +1,6 @@
 /*
- * vsnprintf.c: a small printf formatter.
+ * vsnprintf.c: a small printf formatter, and printk on top of whatever
+ * vprintk the kernel provides (the host's in printk.c, the guest's own).
  *
  * Supports %d %i %u %x %X %p %s %c %% with the l/ll/z length modifiers, a
  * field width, '-' (left-justify) and '0' (zero-pad). Nothing else: the kernel
@@ -141,6 +142,15 @@ int snprintf(char *buf, size_t size, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+int printk(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vprintk(fmt, ap);
 	va_end(ap);
 	return n;
 }
