@@ -43,7 +43,7 @@ static void msrpm_init(void)
 		msrpm_allow(passthrough[i]);
 }
 
-bool kev_setup(void)
+void kev_setup(void)
 {
 	spin_lock(&setup_lock);
 	if (!iopm) {
@@ -55,7 +55,6 @@ bool kev_setup(void)
 		msrpm_init();
 	}
 	spin_unlock(&setup_lock);
-	return true;
 }
 
 static void vmcb_init_control(struct vm *vm, struct vmcb *vmcb)
@@ -78,8 +77,9 @@ struct vm *vm_create(const char *name, int nvcpus, uint64_t mem_size)
 {
 	if (nvcpus < 1 || nvcpus > VM_MAX_VCPUS)
 		return NULL;
-	if (!svm_available() || !kev_setup())
+	if (!svm_available())
 		return NULL;
+	kev_setup();
 	struct vm *vm = kzalloc(sizeof(*vm));
 	if (!vm)
 		return NULL;

@@ -116,7 +116,7 @@ void kev_require_svm(void);
 void kev_init(void);
 
 /* ---- vm.c ---- */
-bool kev_setup(void); /* the I/O and MSR permission maps, shared by every VM */
+void kev_setup(void); /* the I/O and MSR permission maps, shared by every VM */
 struct vm *vm_create(const char *name, int nvcpus, uint64_t mem_size);
 void vm_destroy(struct vm *vm); /* frees every page the VM allocated */
 void vm_set_pager(struct vm *vm, pager_fn fn, void *arg);
