@@ -98,7 +98,13 @@ $(D)/rootfs/big.bin: $(D)/tools/mkrootfs
 	@mkdir -p $(dir $@)
 	$(D)/tools/mkrootfs --gen $@ 307323 1
 
-DISK_FILES := $(ROOTFS_FILES) $(D)/rootfs/big.bin $(GUEST_ELFS)
+# Damaged copies of the guest KeOS, one flaw each: kev must refuse them all.
+BAD_ELFS := $(patsubst %,$(D)/rootfs/bad-%.elf,magic truncated phoff offset filesz paddr machine)
+$(BAD_ELFS) &: $(D)/tools/mkbadelf $(D)/guests/keos.elf
+	@mkdir -p $(D)/rootfs
+	$(D)/tools/mkbadelf $(D)/guests/keos.elf $(D)/rootfs
+
+DISK_FILES := $(ROOTFS_FILES) $(D)/rootfs/big.bin $(GUEST_ELFS) $(BAD_ELFS)
 
 $(D)/disk.img: $(D)/tools/mkrootfs $(DISK_FILES)
 	$(D)/tools/mkrootfs $@ $(DISK_FILES)

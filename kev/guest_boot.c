@@ -54,8 +54,8 @@ int guest_create(struct guest *g, const char *name, int nvcpus, char *err, size_
 	struct file *f = fs_open(name);
 	if (!f)
 		FAIL("no file \"%s\" on the disk", name);
+	/* From here on the pager owns f: guest_destroy closes it. */
 	if (elf_read_headers(f, GUEST_MEM, &g->pager.elf, err, errlen) != 0) {
-		fs_close(f);
 		guest_destroy(g);
 		return -1;
 	}
