@@ -20,8 +20,8 @@ struct cpu {
 	struct cpu *self; /* must stay first: see mycpu() */
 	int id;		  /* 0 .. ncpu-1, in boot order */
 	uint32_t apic_id;
-	int ncli;	  /* depth of push_off() */
-	bool intena;	  /* were interrupts on before the first push_off()? */
+	int ncli;    /* depth of push_off() */
+	bool intena; /* were interrupts on before the first push_off()? */
 	struct thread *current;
 	struct thread *idle;
 	uint64_t gdt[7]; /* null, kcode, kdata, ucode32 (unused), udata, tss (2 slots) */
@@ -44,4 +44,4 @@ void trap_init(void);  /* build the shared IDT once */
 
 #define KERNEL_CS 0x08
 #define KERNEL_DS 0x10
-#define TSS_SEL 0x28
+#define TSS_SEL	  0x28

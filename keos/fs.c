@@ -10,11 +10,11 @@
 #include "mm.h"
 #include "printk.h"
 
-#define FS_MAGIC 0x5346454B /* "KEFS" */
-#define FS_VERSION 1
-#define FS_BLOCK_SIZE 4096
-#define FS_MAX_FILES 256
-#define FS_NAME_LEN 56 /* including the terminating NUL */
+#define FS_MAGIC	  0x5346454B /* "KEFS" */
+#define FS_VERSION	  1
+#define FS_BLOCK_SIZE	  4096
+#define FS_MAX_FILES	  256
+#define FS_NAME_LEN	  56 /* including the terminating NUL */
 #define SECTORS_PER_BLOCK (FS_BLOCK_SIZE / SECTOR_SIZE)
 
 struct fs_super {
@@ -30,7 +30,7 @@ struct fs_super {
 struct fs_dirent {
 	char name[FS_NAME_LEN];
 	uint32_t start; /* first block */
-	uint32_t size;  /* bytes */
+	uint32_t size;	/* bytes */
 };
 _Static_assert(sizeof(struct fs_dirent) == 64, "FS.md: a directory entry is 64 bytes");
 
@@ -68,7 +68,8 @@ static int check_super(const struct fs_super *s)
 
 	if (s->magic != FS_MAGIC) {
 		printk("fs: bad magic 0x%08x (want 0x%08x): the disk is not a KeOS image; "
-		       "rebuild it with tools/mkrootfs\n", s->magic, FS_MAGIC);
+		       "rebuild it with tools/mkrootfs\n",
+		       s->magic, FS_MAGIC);
 		return -1;
 	}
 	if (s->version != FS_VERSION || s->block_size != FS_BLOCK_SIZE) {

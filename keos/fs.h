@@ -7,9 +7,9 @@
 
 struct file;
 
-int fs_init(void);                   /* mount the disk; 0 on success */
+int fs_init(void);			/* mount the disk; 0 on success */
 struct file *fs_open(const char *name); /* NULL if there is no such file */
-const char *fs_name_at(size_t i);      /* name of the i-th file; NULL past the last */
+const char *fs_name_at(size_t i);	/* name of the i-th file; NULL past the last */
 void fs_close(struct file *f);
 uint64_t file_size(struct file *f);
 /* Read up to len bytes at offset off; returns bytes read (0 at/after EOF), -1 on I/O error. */

@@ -8,10 +8,10 @@
 #include "mm.h"
 #include "x86.h"
 
-#define FW_CFG_PORT_SEL 0x510
+#define FW_CFG_PORT_SEL	 0x510
 #define FW_CFG_PORT_DATA 0x511
-#define FW_CFG_NB_CPUS 0x05
-#define FW_CFG_FILE_DIR 0x19
+#define FW_CFG_NB_CPUS	 0x05
+#define FW_CFG_FILE_DIR	 0x19
 
 static void read_bytes(void *buf, size_t n)
 {
@@ -20,8 +20,14 @@ static void read_bytes(void *buf, size_t n)
 		p[i] = inb(FW_CFG_PORT_DATA);
 }
 
-static uint32_t be32(uint32_t v) { return __builtin_bswap32(v); }
-static uint16_t be16(uint16_t v) { return __builtin_bswap16(v); }
+static uint32_t be32(uint32_t v)
+{
+	return __builtin_bswap32(v);
+}
+static uint16_t be16(uint16_t v)
+{
+	return __builtin_bswap16(v);
+}
 
 int fw_cfg_cpu_count(void)
 {

@@ -11,10 +11,10 @@
 #include "spinlock.h"
 
 #define HEAP_MAGIC 0x4B48454150UL /* "KHEAP" */
-#define MIN_SHIFT 5		  /* 32 bytes */
-#define MAX_SHIFT 11		  /* 2 KiB */
-#define NCLASSES (MAX_SHIFT - MIN_SHIFT + 1)
-#define BIG_CLASS 0xFF
+#define MIN_SHIFT  5		  /* 32 bytes */
+#define MAX_SHIFT  11		  /* 2 KiB */
+#define NCLASSES   (MAX_SHIFT - MIN_SHIFT + 1)
+#define BIG_CLASS  0xFF
 
 struct header {
 	uint64_t magic;

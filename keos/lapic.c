@@ -12,30 +12,45 @@
 #include "trap.h"
 #include "x86.h"
 
-#define LAPIC_PA 0xFEE00000UL
-#define REG_ID 0x020
-#define REG_EOI 0x0B0
-#define REG_SVR 0x0F0
-#define REG_ICR_LO 0x300
-#define REG_ICR_HI 0x310
-#define REG_TIMER 0x320
+#define LAPIC_PA       0xFEE00000UL
+#define REG_ID	       0x020
+#define REG_EOI	       0x0B0
+#define REG_SVR	       0x0F0
+#define REG_ICR_LO     0x300
+#define REG_ICR_HI     0x310
+#define REG_TIMER      0x320
 #define REG_TIMER_INIT 0x380
-#define REG_TIMER_CUR 0x390
-#define REG_TIMER_DIV 0x3E0
+#define REG_TIMER_CUR  0x390
+#define REG_TIMER_DIV  0x3E0
 #define TIMER_PERIODIC (1 << 17)
-#define ICR_PENDING (1 << 12)
+#define ICR_PENDING    (1 << 12)
 
 static uint32_t ticks_per_ms; /* LAPIC timer counts (divide by 16) per millisecond */
 static uint64_t tsc_per_us;
 static uint64_t tsc_at_boot;
 static volatile uint64_t tick_count;
 
-static volatile uint32_t *reg(uint32_t off) { return (volatile uint32_t *)((uint8_t *)P2V(LAPIC_PA) + off); }
-static uint32_t lapic_read(uint32_t off) { return *reg(off); }
-static void lapic_write(uint32_t off, uint32_t v) { *reg(off) = v; }
+static volatile uint32_t *reg(uint32_t off)
+{
+	return (volatile uint32_t *)((uint8_t *)P2V(LAPIC_PA) + off);
+}
+static uint32_t lapic_read(uint32_t off)
+{
+	return *reg(off);
+}
+static void lapic_write(uint32_t off, uint32_t v)
+{
+	*reg(off) = v;
+}
 
-uint32_t lapic_id(void) { return lapic_read(REG_ID) >> 24; }
-void lapic_eoi(void) { lapic_write(REG_EOI, 0); }
+uint32_t lapic_id(void)
+{
+	return lapic_read(REG_ID) >> 24;
+}
+void lapic_eoi(void)
+{
+	lapic_write(REG_EOI, 0);
+}
 
 static void timer_interrupt(struct trapframe *tf)
 {
@@ -44,7 +59,10 @@ static void timer_interrupt(struct trapframe *tf)
 		tick_count++;
 }
 
-uint64_t ticks(void) { return tick_count; }
+uint64_t ticks(void)
+{
+	return tick_count;
+}
 
 uint64_t uptime_us(void)
 {
@@ -98,7 +116,8 @@ void lapic_calibrate(void)
 	ticks_per_ms = elapsed / ms;
 	tsc_per_us = (tsc1 - tsc0) / (ms * 1000);
 	if (ticks_per_ms == 0 || tsc_per_us == 0)
-		panic("lapic_calibrate: the timer did not run (lapic %u, tsc %lu)", elapsed, tsc1 - tsc0);
+		panic("lapic_calibrate: the timer did not run (lapic %u, tsc %lu)", elapsed,
+		      tsc1 - tsc0);
 	tsc_at_boot = tsc0;
 	irq_register(T_TIMER, timer_interrupt);
 }

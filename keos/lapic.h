@@ -2,8 +2,8 @@
 #pragma once
 #include "types.h"
 
-void lapic_init(void);		/* per CPU: enable, start the 1 ms periodic timer */
-void lapic_calibrate(void);	/* once, on the boot CPU, against the PIT */
+void lapic_init(void);	    /* per CPU: enable, start the 1 ms periodic timer */
+void lapic_calibrate(void); /* once, on the boot CPU, against the PIT */
 void lapic_eoi(void);
 uint32_t lapic_id(void);
 void lapic_send_init_sipi(uint8_t vector_page); /* to all other CPUs */

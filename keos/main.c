@@ -44,9 +44,9 @@ void kmain(uint32_t magic, uint32_t mbi_pa)
 	if (len < 0)
 		selection[0] = '\0';
 	else if (len >= (int)sizeof(selection))
-		panic("the test selection is %d bytes; at most %zu fit", len, sizeof(selection) - 1);
+		panic("the test selection is %d bytes; at most %zu fit", len,
+		      sizeof(selection) - 1);
 	printk("KEOS-READY cpus=%d free_pages=%lu test=%s\n", ncpu, pages_free_count(),
 	       selection[0] ? selection : "(default)");
 	run_tests(selection);
 }
-

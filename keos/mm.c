@@ -11,7 +11,7 @@
 #include "spinlock.h"
 
 #define MAX_PHYS (4UL << 30)
-#define NPAGES (MAX_PHYS / PAGE_SIZE)
+#define NPAGES	 (MAX_PHYS / PAGE_SIZE)
 
 static uint64_t free_map[NPAGES / 64];
 static size_t nfree;
@@ -29,9 +29,18 @@ uint64_t V2P(const void *va)
 	panic("V2P: %p is not a kernel address", va);
 }
 
-static bool page_is_free(size_t pn) { return free_map[pn / 64] & (1UL << (pn % 64)); }
-static void mark_free(size_t pn) { free_map[pn / 64] |= 1UL << (pn % 64); }
-static void mark_used(size_t pn) { free_map[pn / 64] &= ~(1UL << (pn % 64)); }
+static bool page_is_free(size_t pn)
+{
+	return free_map[pn / 64] & (1UL << (pn % 64));
+}
+static void mark_free(size_t pn)
+{
+	free_map[pn / 64] |= 1UL << (pn % 64);
+}
+static void mark_used(size_t pn)
+{
+	free_map[pn / 64] &= ~(1UL << (pn % 64));
+}
 
 /* ---- multiboot2 memory map ---- */
 
@@ -42,9 +51,9 @@ struct mb2_mmap_entry {
 	uint64_t base, len;
 	uint32_t type, reserved;
 };
-#define MB2_TAG_END 0
+#define MB2_TAG_END  0
 #define MB2_TAG_MMAP 6
-#define MB2_RAM 1
+#define MB2_RAM	     1
 
 static void add_free_range(uint64_t start, uint64_t end, uint64_t mbi_start, uint64_t mbi_end)
 {
@@ -145,8 +154,14 @@ void pages_free(void *va, size_t n)
 	spin_unlock(&mm_lock);
 }
 
-void *page_alloc(void) { return pages_alloc(1); }
-void page_free(void *va) { pages_free(va, 1); }
+void *page_alloc(void)
+{
+	return pages_alloc(1);
+}
+void page_free(void *va)
+{
+	pages_free(va, 1);
+}
 
 size_t pages_free_count(void)
 {

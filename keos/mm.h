@@ -8,10 +8,10 @@
 #pragma once
 #include "types.h"
 
-#define PAGE_SIZE 4096UL
+#define PAGE_SIZE  4096UL
 #define PAGE_SHIFT 12
-#define PHYS_BASE 0xFFFF800000000000UL
-#define KERN_BASE 0xFFFFFFFF80000000UL
+#define PHYS_BASE  0xFFFF800000000000UL
+#define KERN_BASE  0xFFFFFFFF80000000UL
 
 /* Physical <-> kernel virtual, through the direct map. */
 #define P2V(pa) ((void *)((uint64_t)(pa) + PHYS_BASE))

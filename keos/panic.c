@@ -101,8 +101,9 @@ void panic_trap(const struct trapframe *tf, const char *what)
 	snprintf(msg, sizeof(msg), "%s (vector %lu, error 0x%lx) at rip 0x%lx", what, tf->vector,
 		 tf->error, tf->rip);
 	if (tf->vector == T_PAGE_FAULT && read_cr2() < 4096)
-		snprintf(msg, sizeof(msg), "NULL pointer dereference: page fault at 0x%lx, rip 0x%lx",
-			 read_cr2(), tf->rip);
+		snprintf(msg, sizeof(msg),
+			 "NULL pointer dereference: page fault at 0x%lx, rip 0x%lx", read_cr2(),
+			 tf->rip);
 	panic_header(msg);
 	print_trapframe(tf);
 	backtrace_from(tf->rip, tf->rbp);

@@ -7,7 +7,7 @@
 #include "x86.h"
 
 #define PCI_CONFIG_ADDRESS 0xCF8
-#define PCI_CONFIG_DATA 0xCFC
+#define PCI_CONFIG_DATA	   0xCFC
 
 static uint32_t config_address(uint8_t bus, uint8_t slot, uint8_t func, uint8_t off)
 {

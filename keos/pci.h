@@ -11,13 +11,13 @@ struct pci_dev {
 };
 
 /* Standard configuration-header offsets. */
-#define PCI_VENDOR_ID 0x00
-#define PCI_DEVICE_ID 0x02
-#define PCI_COMMAND 0x04
+#define PCI_VENDOR_ID	0x00
+#define PCI_DEVICE_ID	0x02
+#define PCI_COMMAND	0x04
 #define PCI_HEADER_TYPE 0x0E
-#define PCI_BAR0 0x10
+#define PCI_BAR0	0x10
 
-#define PCI_COMMAND_IO (1 << 0)     /* respond to I/O-space BARs */
+#define PCI_COMMAND_IO	   (1 << 0) /* respond to I/O-space BARs */
 #define PCI_COMMAND_MEMORY (1 << 1) /* respond to memory-space BARs */
 #define PCI_COMMAND_MASTER (1 << 2) /* may do DMA (bus mastering) */
 

@@ -12,10 +12,10 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 
 /* Print the message, registers of the caller, a symbolized backtrace; exit QEMU as PANIC. */
 __noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-#define ASSERT(c)                                                                          \
-	do {                                                                               \
-		if (!(c))                                                                  \
-			panic("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__);     \
+#define ASSERT(c)                                                                                  \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			panic("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__);             \
 	} while (0)
 
 /* Stubs students must fill in: prints NOT-IMPLEMENTED and exits QEMU with its own status. */
@@ -31,10 +31,10 @@ const char *symbol_lookup(uint64_t addr, uint64_t *offset);
  * into exit status (v << 1) | 1. The grader tells verdicts apart by status.
  */
 enum qemu_exit {
-	QEMU_EXIT_PASS = 0x10,      /* status 33 */
-	QEMU_EXIT_FAIL = 0x11,      /* status 35 */
-	QEMU_EXIT_PANIC = 0x12,     /* status 37 */
-	QEMU_EXIT_NOT_IMPL = 0x13,  /* status 39 */
+	QEMU_EXIT_PASS = 0x10,	      /* status 33 */
+	QEMU_EXIT_FAIL = 0x11,	      /* status 35 */
+	QEMU_EXIT_PANIC = 0x12,	      /* status 37 */
+	QEMU_EXIT_NOT_IMPL = 0x13,    /* status 39 */
 	QEMU_EXIT_UNSUPPORTED = 0x14, /* status 41: this CPU cannot run guests (no SVM/NPT) */
 };
 __noreturn void qemu_exit(enum qemu_exit code);

@@ -14,7 +14,7 @@
 #include "thread.h"
 #include "x86.h"
 
-#define TRAMP_PA 0x8000
+#define TRAMP_PA       0x8000
 #define AP_STACK_PAGES 4
 
 int ncpu = 1;

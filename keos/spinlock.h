@@ -12,7 +12,10 @@ struct spinlock {
 	const char *name;
 };
 
-#define SPINLOCK_INIT(n) { .locked = 0, .cpu = -1, .name = (n) }
+#define SPINLOCK_INIT(n)                                                                           \
+	{                                                                                          \
+		.locked = 0, .cpu = -1, .name = (n)                                                \
+	}
 void spin_init(struct spinlock *l, const char *name);
 void spin_lock(struct spinlock *l);
 void spin_unlock(struct spinlock *l);

@@ -24,32 +24,32 @@ struct ktest {
 	void (*fn)(void);
 };
 
-#define KTEST(group, name)                                                                \
-	static void ktest_##group##_##name(void);                                         \
-	static const struct ktest ktest_desc_##group##_##name                             \
-		__attribute__((section(".ktests"), used, aligned(8))) = {                 \
-			#group "." #name, ktest_##group##_##name};                        \
+#define KTEST(group, name)                                                                         \
+	static void ktest_##group##_##name(void);                                                  \
+	static const struct ktest ktest_desc_##group##_##name                                      \
+	    __attribute__((section(".ktests"), used, aligned(8))) = {#group "." #name,             \
+								     ktest_##group##_##name};      \
 	static void ktest_##group##_##name(void)
 
 /* Fail the running test: print TEST-FAIL and end its thread. */
 __noreturn void test_fail(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void test_metric(const char *key, uint64_t value);
 /* End the running test as "could not be graded here" (neither pass nor fail). */
 __noreturn void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c))                                                                 \
-			test_fail(__FILE__, __LINE__, "CHECK(%s)", #c);                   \
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			test_fail(__FILE__, __LINE__, "CHECK(%s)", #c);                            \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                                    \
-	do {                                                                              \
-		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                          \
-		if (a_ != b_)                                                             \
-			test_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): 0x%lx != 0x%lx", \
-				  #a, #b, a_, b_);                                        \
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                   \
+		if (a_ != b_)                                                                      \
+			test_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): 0x%lx != 0x%lx", #a, #b,  \
+				  a_, b_);                                                         \
 	} while (0)
 
 void run_tests(const char *selection);

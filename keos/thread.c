@@ -65,9 +65,18 @@ static struct thread *dequeue(struct runqueue *rq)
 	return t;
 }
 
-struct thread *thread_current(void) { return mycpu()->current; }
-const char *thread_name(struct thread *t) { return t->name; }
-int cpu_id(void) { return mycpu()->id; }
+struct thread *thread_current(void)
+{
+	return mycpu()->current;
+}
+const char *thread_name(struct thread *t)
+{
+	return t->name;
+}
+int cpu_id(void)
+{
+	return mycpu()->id;
+}
 
 /*
  * Runs on the new thread right after a switch. A thread that exited cannot

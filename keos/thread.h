@@ -6,7 +6,7 @@
 #include "types.h"
 
 #define MAX_CPUS 16
-#define ANY_CPU (-1)
+#define ANY_CPU	 (-1)
 
 struct thread;
 typedef void (*thread_fn)(void *arg);
@@ -21,13 +21,13 @@ struct thread *thread_current(void);
 const char *thread_name(struct thread *t);
 void thread_sleep_ms(uint64_t ms);
 
-int cpu_id(void);    /* 0 .. ncpu-1 */
-extern int ncpu;     /* CPUs online */
+int cpu_id(void);     /* 0 .. ncpu-1 */
+extern int ncpu;      /* CPUs online */
 uint64_t ticks(void); /* timer ticks since boot (1 tick = 1 ms) */
 uint64_t uptime_us(void);
 
 /* Used by the boot code and the timer interrupt, not by ordinary threads. */
-void thread_init_cpu(void);		/* make the running boot context this CPU's idle thread */
+void thread_init_cpu(void); /* make the running boot context this CPU's idle thread */
 __noreturn void thread_idle_loop(void);
-void thread_preempt(void);		/* from the timer interrupt: round-robin */
-void wait_for_interrupt(void);		/* halt until the next interrupt (interrupts on) */
+void thread_preempt(void);     /* from the timer interrupt: round-robin */
+void wait_for_interrupt(void); /* halt until the next interrupt (interrupts on) */

@@ -5,11 +5,11 @@
  * registers and a backtrace, then end the run with the PANIC status. Device
  * and timer interrupts go to handlers registered with irq_register().
  */
+#include "trap.h"
 #include "cpu.h"
 #include "lapic.h"
 #include "mm.h"
 #include "printk.h"
-#include "trap.h"
 #include "x86.h"
 
 struct idt_entry {
@@ -31,11 +31,28 @@ extern uint64_t trap_vectors[256];
 static uint8_t df_stacks[MAX_CPUS][4096] __attribute__((aligned(16)));
 
 static const char *exception_names[32] = {
-	"divide error", "debug", "NMI", "breakpoint", "overflow", "bound range",
-	"invalid opcode", "device not available", "double fault", "coprocessor overrun",
-	"invalid TSS", "segment not present", "stack fault", "general protection",
-	"page fault", "reserved", "x87 FP", "alignment check", "machine check",
-	"SIMD FP", "virtualization", "control protection",
+    "divide error",
+    "debug",
+    "NMI",
+    "breakpoint",
+    "overflow",
+    "bound range",
+    "invalid opcode",
+    "device not available",
+    "double fault",
+    "coprocessor overrun",
+    "invalid TSS",
+    "segment not present",
+    "stack fault",
+    "general protection",
+    "page fault",
+    "reserved",
+    "x87 FP",
+    "alignment check",
+    "machine check",
+    "SIMD FP",
+    "virtualization",
+    "control protection",
 };
 
 void trap_init(void)
@@ -43,8 +60,12 @@ void trap_init(void)
 	for (int v = 0; v < 256; v++) {
 		uint64_t a = trap_vectors[v];
 		idt[v] = (struct idt_entry){
-			.off_lo = a & 0xFFFF, .sel = KERNEL_CS, .ist = 0, .type = 0x8E,
-			.off_mid = (a >> 16) & 0xFFFF, .off_hi = a >> 32,
+		    .off_lo = a & 0xFFFF,
+		    .sel = KERNEL_CS,
+		    .ist = 0,
+		    .type = 0x8E,
+		    .off_mid = (a >> 16) & 0xFFFF,
+		    .off_hi = a >> 32,
 		};
 	}
 	idt[T_DOUBLE_FAULT].ist = 1;
@@ -76,8 +97,8 @@ static void load_gdt(struct cpu *c)
 	} __packed gdtr = {sizeof(c->gdt) - 1, (uint64_t)c->gdt};
 	asm volatile("lgdt %0" ::"m"(gdtr));
 	/* Reload CS with a far return, then the data segments. */
-	asm volatile("pushq %0; leaq 1f(%%rip), %%rax; pushq %%rax; lretq; 1:"
-		     ::"i"(KERNEL_CS) : "rax", "memory");
+	asm volatile("pushq %0; leaq 1f(%%rip), %%rax; pushq %%rax; lretq; 1:" ::"i"(KERNEL_CS)
+		     : "rax", "memory");
 	asm volatile("movw %0, %%ds; movw %0, %%es; movw %0, %%ss" ::"r"((uint16_t)KERNEL_DS));
 	asm volatile("ltr %0" ::"r"((uint16_t)TSS_SEL));
 }
@@ -109,8 +130,8 @@ void print_trapframe(const struct trapframe *tf)
 	printk("  rbp %016lx  r8  %016lx  r9  %016lx\n", tf->rbp, tf->r8, tf->r9);
 	printk("  r10 %016lx  r11 %016lx  r12 %016lx\n", tf->r10, tf->r11, tf->r12);
 	printk("  r13 %016lx  r14 %016lx  r15 %016lx\n", tf->r13, tf->r14, tf->r15);
-	printk("  cr2 %016lx  cr3 %016lx  error %lx  cs %lx\n", read_cr2(), read_cr3(),
-	       tf->error, tf->cs);
+	printk("  cr2 %016lx  cr3 %016lx  error %lx  cs %lx\n", read_cr2(), read_cr3(), tf->error,
+	       tf->cs);
 }
 
 void panic_trap(const struct trapframe *tf, const char *what); /* panic.c */
@@ -124,7 +145,8 @@ void trap(struct trapframe *tf)
 	if (handlers[tf->vector])
 		handlers[tf->vector](tf);
 	else if (tf->vector != T_SPURIOUS)
-		printk("trap: unexpected interrupt vector %lu on cpu %d\n", tf->vector, mycpu()->id);
+		printk("trap: unexpected interrupt vector %lu on cpu %d\n", tf->vector,
+		       mycpu()->id);
 	if (tf->vector != T_SPURIOUS)
 		lapic_eoi();
 	/* The timer handler may ask to switch threads; do it on the way out. */

@@ -12,9 +12,9 @@ struct trapframe {
 };
 
 #define T_DOUBLE_FAULT 8
-#define T_PAGE_FAULT 14
-#define T_TIMER 32	/* local APIC timer */
-#define T_SPURIOUS 0xFF
+#define T_PAGE_FAULT   14
+#define T_TIMER	       32 /* local APIC timer */
+#define T_SPURIOUS     0xFF
 
 typedef void (*irq_handler)(struct trapframe *tf);
 void irq_register(int vector, irq_handler fn);

@@ -16,25 +16,25 @@
 #include "spinlock.h"
 #include "x86.h"
 
-#define VIRTIO_VENDOR 0x1af4
+#define VIRTIO_VENDOR		 0x1af4
 #define VIRTIO_BLK_LEGACY_DEVICE 0x1001
 
 /* Legacy register block, as offsets from BAR0 (MSI-X off: device config at 0x14). */
 #define VIRTIO_DEVICE_FEATURES 0x00 /* 32 bits, read-only */
 #define VIRTIO_DRIVER_FEATURES 0x04 /* 32 bits */
-#define VIRTIO_QUEUE_PFN 0x08       /* 32 bits: physical address of the vring >> 12 */
-#define VIRTIO_QUEUE_SIZE 0x0C      /* 16 bits, read-only: entries in the selected queue */
-#define VIRTIO_QUEUE_SELECT 0x0E    /* 16 bits */
-#define VIRTIO_QUEUE_NOTIFY 0x10    /* 16 bits: write a queue number to kick it */
-#define VIRTIO_DEVICE_STATUS 0x12   /* 8 bits; writing 0 resets the device */
-#define VIRTIO_ISR_STATUS 0x13      /* 8 bits */
-#define VIRTIO_BLK_CAPACITY 0x14    /* 64 bits: disk size in 512-byte sectors */
+#define VIRTIO_QUEUE_PFN       0x08 /* 32 bits: physical address of the vring >> 12 */
+#define VIRTIO_QUEUE_SIZE      0x0C /* 16 bits, read-only: entries in the selected queue */
+#define VIRTIO_QUEUE_SELECT    0x0E /* 16 bits */
+#define VIRTIO_QUEUE_NOTIFY    0x10 /* 16 bits: write a queue number to kick it */
+#define VIRTIO_DEVICE_STATUS   0x12 /* 8 bits; writing 0 resets the device */
+#define VIRTIO_ISR_STATUS      0x13 /* 8 bits */
+#define VIRTIO_BLK_CAPACITY    0x14 /* 64 bits: disk size in 512-byte sectors */
 
 /* Device status bits: the driver reports its progress through initialization. */
 #define STATUS_ACKNOWLEDGE 1 /* we saw the device */
-#define STATUS_DRIVER 2      /* we know how to drive it */
-#define STATUS_DRIVER_OK 4   /* ready: the device may start using the queue */
-#define STATUS_FAILED 128
+#define STATUS_DRIVER	   2 /* we know how to drive it */
+#define STATUS_DRIVER_OK   4 /* ready: the device may start using the queue */
+#define STATUS_FAILED	   128
 
 /* The vring. The legacy layout is fixed: descriptors, then avail, then used on the next page. */
 struct vring_desc {
@@ -43,12 +43,12 @@ struct vring_desc {
 	uint16_t flags;
 	uint16_t next;
 };
-#define VRING_DESC_F_NEXT 1  /* the request continues in desc[next] */
+#define VRING_DESC_F_NEXT  1 /* the request continues in desc[next] */
 #define VRING_DESC_F_WRITE 2 /* the device writes this buffer (else it reads it) */
 
 struct vring_avail {
 	uint16_t flags;
-	uint16_t idx;    /* where the driver will put the next entry (free-running) */
+	uint16_t idx;	 /* where the driver will put the next entry (free-running) */
 	uint16_t ring[]; /* queue_size entries, then a used_event word we do not use */
 };
 #define VRING_AVAIL_F_NO_INTERRUPT 1
@@ -79,7 +79,7 @@ struct virtio_blk_req_header {
  * where its pages are physically. 64 KiB per request keeps the number of
  * (slow, trapping) queue notifications low.
  */
-#define BOUNCE_PAGES 16
+#define BOUNCE_PAGES   16
 #define BOUNCE_SECTORS (BOUNCE_PAGES * PAGE_SIZE / SECTOR_SIZE)
 
 /* Polls without an answer before we give up on the device (each is a pause). */
@@ -94,11 +94,11 @@ static struct {
 	struct vring_desc *desc;
 	struct vring_avail *avail;
 	volatile struct vring_used *used;
-	uint16_t last_used; /* used->idx we have consumed up to */
+	uint16_t last_used;		      /* used->idx we have consumed up to */
 	struct virtio_blk_req_header *header; /* header and status share one page */
 	volatile uint8_t *status;
 	uint8_t *bounce;
-} disk = { .lock = SPINLOCK_INIT("virtio-blk") };
+} disk = {.lock = SPINLOCK_INIT("virtio-blk")};
 
 /* Bytes of descriptors and avail ring (with its trailing used_event word). */
 static size_t vring_first_part(uint16_t qsize)
@@ -136,8 +136,8 @@ static int setup_queue(void)
 	}
 	disk.desc = (struct vring_desc *)ring;
 	disk.avail = (struct vring_avail *)(ring + sizeof(struct vring_desc) * disk.queue_size);
-	disk.used = (struct vring_used *)(ring +
-					  ALIGN_UP(vring_first_part(disk.queue_size), PAGE_SIZE));
+	disk.used =
+	    (struct vring_used *)(ring + ALIGN_UP(vring_first_part(disk.queue_size), PAGE_SIZE));
 	disk.status = (uint8_t *)disk.header + sizeof(*disk.header);
 	/* We poll; ask the device not to interrupt us. */
 	disk.avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
@@ -146,12 +146,12 @@ static int setup_queue(void)
 	 * Every request uses the same three-descriptor chain (0 -> 1 -> 2), since
 	 * only one is ever in flight; only the data length changes per request.
 	 */
-	disk.desc[0] = (struct vring_desc){ V2P(disk.header), sizeof(*disk.header),
-					    VRING_DESC_F_NEXT, 1 };
-	disk.desc[1] = (struct vring_desc){ V2P(disk.bounce), 0,
-					    VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2 };
-	disk.desc[2] = (struct vring_desc){ V2P((const void *)disk.status), 1,
-					    VRING_DESC_F_WRITE, 0 };
+	disk.desc[0] =
+	    (struct vring_desc){V2P(disk.header), sizeof(*disk.header), VRING_DESC_F_NEXT, 1};
+	disk.desc[1] =
+	    (struct vring_desc){V2P(disk.bounce), 0, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2};
+	disk.desc[2] =
+	    (struct vring_desc){V2P((const void *)disk.status), 1, VRING_DESC_F_WRITE, 0};
 
 	outl(disk.iobase + VIRTIO_QUEUE_PFN, (uint32_t)(V2P(ring) >> PAGE_SHIFT));
 	return 0;
@@ -238,8 +238,7 @@ static int read_chunk(uint64_t sector, size_t count)
 	/* Reading the ISR register acknowledges (lowers) any interrupt the device raised. */
 	(void)inb(disk.iobase + VIRTIO_ISR_STATUS);
 	if (*disk.status != VIRTIO_BLK_S_OK) {
-		printk("virtio-blk: read of sector %lu failed, status %u\n", sector,
-		       *disk.status);
+		printk("virtio-blk: read of sector %lu failed, status %u\n", sector, *disk.status);
 		return -1;
 	}
 	return 0;

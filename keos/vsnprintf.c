@@ -6,8 +6,8 @@
  * field width, '-' (left-justify) and '0' (zero-pad). Nothing else: the kernel
  * never prints floating point.
  */
-#include "printk.h"
 #include "mm.h"
+#include "printk.h"
 
 struct out {
 	char *buf;

@@ -2,9 +2,18 @@
 #pragma once
 #include "types.h"
 
-static inline void outb(uint16_t port, uint8_t v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { asm volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { asm volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outb(uint16_t port, uint8_t v)
+{
+	asm volatile("outb %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline void outw(uint16_t port, uint16_t v)
+{
+	asm volatile("outw %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline void outl(uint16_t port, uint32_t v)
+{
+	asm volatile("outl %0, %1" ::"a"(v), "Nd"(port));
+}
 static inline uint8_t inb(uint16_t port)
 {
 	uint8_t v;
@@ -35,17 +44,44 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 	asm volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
 
-static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c,
+			 uint32_t *d)
 {
 	asm volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
 }
 
-static inline uint64_t read_cr0(void) { uint64_t v; asm volatile("mov %%cr0, %0" : "=r"(v)); return v; }
-static inline uint64_t read_cr2(void) { uint64_t v; asm volatile("mov %%cr2, %0" : "=r"(v)); return v; }
-static inline uint64_t read_cr3(void) { uint64_t v; asm volatile("mov %%cr3, %0" : "=r"(v)); return v; }
-static inline uint64_t read_cr4(void) { uint64_t v; asm volatile("mov %%cr4, %0" : "=r"(v)); return v; }
-static inline void write_cr3(uint64_t v) { asm volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
-static inline void write_cr4(uint64_t v) { asm volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
+static inline uint64_t read_cr0(void)
+{
+	uint64_t v;
+	asm volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+static inline uint64_t read_cr2(void)
+{
+	uint64_t v;
+	asm volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+static inline uint64_t read_cr3(void)
+{
+	uint64_t v;
+	asm volatile("mov %%cr3, %0" : "=r"(v));
+	return v;
+}
+static inline uint64_t read_cr4(void)
+{
+	uint64_t v;
+	asm volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+static inline void write_cr3(uint64_t v)
+{
+	asm volatile("mov %0, %%cr3" ::"r"(v) : "memory");
+}
+static inline void write_cr4(uint64_t v)
+{
+	asm volatile("mov %0, %%cr4" ::"r"(v) : "memory");
+}
 
 static inline uint64_t read_rflags(void)
 {
@@ -55,10 +91,22 @@ static inline uint64_t read_rflags(void)
 }
 #define RFLAGS_IF (1UL << 9)
 
-static inline void cli(void) { asm volatile("cli" ::: "memory"); }
-static inline void sti(void) { asm volatile("sti" ::: "memory"); }
-static inline void hlt(void) { asm volatile("hlt"); }
-static inline void pause(void) { asm volatile("pause"); }
+static inline void cli(void)
+{
+	asm volatile("cli" ::: "memory");
+}
+static inline void sti(void)
+{
+	asm volatile("sti" ::: "memory");
+}
+static inline void hlt(void)
+{
+	asm volatile("hlt");
+}
+static inline void pause(void)
+{
+	asm volatile("pause");
+}
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
@@ -66,12 +114,12 @@ static inline uint64_t rdtsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
-#define MSR_EFER 0xC0000080
-#define EFER_SCE (1UL << 0)
-#define EFER_LME (1UL << 8)
-#define EFER_LMA (1UL << 10)
-#define EFER_NXE (1UL << 11)
-#define EFER_SVME (1UL << 12)
-#define MSR_FS_BASE 0xC0000100
-#define MSR_GS_BASE 0xC0000101
+#define MSR_EFER	   0xC0000080
+#define EFER_SCE	   (1UL << 0)
+#define EFER_LME	   (1UL << 8)
+#define EFER_LMA	   (1UL << 10)
+#define EFER_NXE	   (1UL << 11)
+#define EFER_SVME	   (1UL << 12)
+#define MSR_FS_BASE	   0xC0000100
+#define MSR_GS_BASE	   0xC0000101
 #define MSR_KERNEL_GS_BASE 0xC0000102

@@ -26,13 +26,13 @@ struct elf_ehdr {
 	uint16_t e_shstrndx;
 } __packed;
 
-#define ET_EXEC 2
+#define ET_EXEC	  2
 #define EM_X86_64 62
 
-#define REFUSE(...)                                  \
-	do {                                         \
-		snprintf(err, errlen, __VA_ARGS__);  \
-		return -1;                           \
+#define REFUSE(...)                                                                                \
+	do {                                                                                       \
+		snprintf(err, errlen, __VA_ARGS__);                                                \
+		return -1;                                                                         \
 	} while (0)
 
 static int check_phdr(const struct elf_phdr *ph, int i, uint64_t file_size, uint64_t mem_size,
@@ -62,7 +62,10 @@ int elf_read_headers(struct file *f, uint64_t mem_size, struct elf_image *img, c
 	if (file_read_at(f, &eh, sizeof(eh), 0) != sizeof(eh))
 		REFUSE("file too short for an ELF header (%lu bytes)", img->file_size);
 	img->header_bytes_read += sizeof(eh);
-	if (memcmp(eh.e_ident, "\x7f" "ELF", 4) != 0)
+	if (memcmp(eh.e_ident,
+		   "\x7f"
+		   "ELF",
+		   4) != 0)
 		REFUSE("not an ELF file (bad magic)");
 	if (eh.e_ident[4] != 2 || eh.e_ident[5] != 1)
 		REFUSE("not a little-endian ELF64 file");

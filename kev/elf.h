@@ -7,7 +7,7 @@
 #include "fs.h"
 #include "types.h"
 
-#define PT_LOAD 1
+#define PT_LOAD	      1
 #define ELF_MAX_PHDRS 16
 
 struct elf_phdr {

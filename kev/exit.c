@@ -12,9 +12,9 @@
 #include "vm.h"
 #include "x86.h"
 
-#define COM1 0x3F8
+#define COM1		0x3F8
 #define KEV_MSR_SCRATCH 0x40000100 /* a read/write MSR for the tests */
-#define MAX_PRINT 4096
+#define MAX_PRINT	4096
 
 static void skip_insn(struct vcpu *vcpu, int len)
 {
@@ -79,7 +79,8 @@ static bool handle_vmmcall(struct vcpu *vcpu)
 		static char buf[VM_MAX_VCPUS][MAX_PRINT];
 		char *b = buf[vcpu->id];
 		if (vcpu_read_gva(vcpu, r[RDI], b, r[RSI]) != 0) {
-			vcpu_fail(vcpu, "HC_PRINT buffer 0x%lx+%lu is not guest memory", r[RDI], r[RSI]);
+			vcpu_fail(vcpu, "HC_PRINT buffer 0x%lx+%lu is not guest memory", r[RDI],
+				  r[RSI]);
 			return false;
 		}
 		vcpu_console_write(vcpu, b, r[RSI]);
@@ -103,7 +104,7 @@ static bool handle_cpuid(struct vcpu *vcpu)
 	cpuid(leaf, sub, &a, &b, &c, &d);
 	if (leaf == 1) {
 		b = (b & 0x00FFFFFF) | ((uint32_t)vcpu->id << 24); /* initial APIC id */
-		c |= 1U << 31;					   /* "running under a hypervisor" */
+		c |= 1U << 31; /* "running under a hypervisor" */
 	} else if (leaf == 0x80000001) {
 		c &= ~(1U << 2); /* no nested SVM */
 	} else if (leaf == 0x40000000) {
@@ -130,8 +131,8 @@ static bool handle_hlt(struct vcpu *vcpu)
 
 static bool handle_shutdown(struct vcpu *vcpu)
 {
-	printk("kev: %s vcpu%d: triple fault (shutdown) at rip 0x%lx\n", vcpu->vm->name,
-	       vcpu->id, vcpu->vmcb->save.rip);
+	printk("kev: %s vcpu%d: triple fault (shutdown) at rip 0x%lx\n", vcpu->vm->name, vcpu->id,
+	       vcpu->vmcb->save.rip);
 	vcpu_end(vcpu, VCPU_TRIPLE_FAULT, 0);
 	return false;
 }
@@ -195,7 +196,10 @@ static int port_io(struct vcpu *vcpu, uint16_t port, bool in, int size, uint32_t
 		if (port >= vm->ports[i].first && port <= vm->ports[i].last)
 			return vm->ports[i].io(vcpu, port, in, size, value, vm->ports[i].arg);
 	vcpu_fail(vcpu, "unhandled port I/O: %s%s 0x%x", in ? "in" : "out",
-		  size == 1 ? "b" : size == 2 ? "w" : "l", port);
+		  size == 1   ? "b"
+		  : size == 2 ? "w"
+			      : "l",
+		  port);
 	return -1;
 }
 
@@ -231,8 +235,9 @@ static bool handle_ioio(struct vcpu *vcpu)
 	uint16_t port = info >> SVM_IOIO_PORT_SHIFT;
 	bool in = info & SVM_IOIO_TYPE_IN;
 	int size = (info >> SVM_IOIO_SIZE_SHIFT) & 7; /* one-hot: 1, 2 or 4 */
-	int abits = ((info >> SVM_IOIO_ASIZE_SHIFT) & 7) == 1 ? 16
-		    : ((info >> SVM_IOIO_ASIZE_SHIFT) & 7) == 2 ? 32 : 64;
+	int abits = ((info >> SVM_IOIO_ASIZE_SHIFT) & 7) == 1	? 16
+		    : ((info >> SVM_IOIO_ASIZE_SHIFT) & 7) == 2 ? 32
+								: 64;
 	uint64_t amask = abits == 64 ? ~0UL : (1UL << abits) - 1;
 	uint64_t *r = vcpu->regs;
 
@@ -271,8 +276,8 @@ static bool emulate_mmio(struct vcpu *vcpu, struct mmio_region *m, uint64_t gpa)
 	struct insn_mmio insn;
 	const char *why = NULL;
 	if (insn_decode_mmio(code, avail, &insn, &why) != 0) {
-		vcpu_fail(vcpu, "MMIO at 0x%lx: cannot emulate the instruction at rip 0x%lx (%s)", gpa,
-			  vcpu->exit.rip, why ? why : "?");
+		vcpu_fail(vcpu, "MMIO at 0x%lx: cannot emulate the instruction at rip 0x%lx (%s)",
+			  gpa, vcpu->exit.rip, why ? why : "?");
 		return false;
 	}
 	uint64_t value = 0;
@@ -298,7 +303,10 @@ static bool handle_npf(struct vcpu *vcpu)
 
 	if (err & NPF_PRESENT) {
 		vcpu_fail(vcpu, "%s of guest-physical 0x%lx violates its nested page rights",
-			  err & NPF_FETCH ? "fetch" : err & NPF_WRITE ? "write" : "read", gpa);
+			  err & NPF_FETCH   ? "fetch"
+			  : err & NPF_WRITE ? "write"
+					    : "read",
+			  gpa);
 		return false;
 	}
 	if (vm->pager && gpa < vm->mem_size) {
@@ -308,7 +316,8 @@ static bool handle_npf(struct vcpu *vcpu)
 		if (r == 1)
 			return true;
 		if (r < 0) {
-			vcpu_fail(vcpu, "the pager failed on guest-physical 0x%lx (error %d)", gpa, r);
+			vcpu_fail(vcpu, "the pager failed on guest-physical 0x%lx (error %d)", gpa,
+				  r);
 			return false;
 		}
 	}
@@ -318,7 +327,10 @@ static bool handle_npf(struct vcpu *vcpu)
 			return emulate_mmio(vcpu, m, gpa);
 	}
 	vcpu_fail(vcpu, "guest-physical 0x%lx is outside the guest's memory (%s, %lu MiB of RAM)",
-		  gpa, err & NPF_FETCH ? "fetch" : err & NPF_WRITE ? "write" : "read",
+		  gpa,
+		  err & NPF_FETCH   ? "fetch"
+		  : err & NPF_WRITE ? "write"
+				    : "read",
 		  vm->mem_size >> 20);
 	return false;
 }
@@ -342,21 +354,14 @@ static bool handle_svm_insn(struct vcpu *vcpu)
 typedef bool (*exit_handler)(struct vcpu *vcpu);
 
 static const exit_handler exit_handlers[] = {
-	[SVM_EXIT_INTR] = handle_intr,
-	[SVM_EXIT_NMI] = handle_intr,
-	[SVM_EXIT_CPUID] = handle_cpuid,
-	[SVM_EXIT_HLT] = handle_hlt,
-	[SVM_EXIT_IOIO] = handle_ioio,
-	[SVM_EXIT_MSR] = handle_msr,
-	[SVM_EXIT_SHUTDOWN] = handle_shutdown,
-	[SVM_EXIT_VMRUN] = handle_svm_insn,
-	[SVM_EXIT_VMMCALL] = handle_vmmcall,
-	[SVM_EXIT_VMLOAD] = handle_svm_insn,
-	[SVM_EXIT_VMSAVE] = handle_svm_insn,
-	[SVM_EXIT_STGI] = handle_svm_insn,
-	[SVM_EXIT_CLGI] = handle_svm_insn,
-	[SVM_EXIT_SKINIT] = handle_svm_insn,
-	[SVM_EXIT_NPF] = handle_npf,
+    [SVM_EXIT_INTR] = handle_intr,	   [SVM_EXIT_NMI] = handle_intr,
+    [SVM_EXIT_CPUID] = handle_cpuid,	   [SVM_EXIT_HLT] = handle_hlt,
+    [SVM_EXIT_IOIO] = handle_ioio,	   [SVM_EXIT_MSR] = handle_msr,
+    [SVM_EXIT_SHUTDOWN] = handle_shutdown, [SVM_EXIT_VMRUN] = handle_svm_insn,
+    [SVM_EXIT_VMMCALL] = handle_vmmcall,   [SVM_EXIT_VMLOAD] = handle_svm_insn,
+    [SVM_EXIT_VMSAVE] = handle_svm_insn,   [SVM_EXIT_STGI] = handle_svm_insn,
+    [SVM_EXIT_CLGI] = handle_svm_insn,	   [SVM_EXIT_SKINIT] = handle_svm_insn,
+    [SVM_EXIT_NPF] = handle_npf,
 };
 
 bool handle_exit(struct vcpu *vcpu)

@@ -29,22 +29,22 @@ struct mb2_info {
 static int write_boot_info(struct vm *vm)
 {
 	struct mb2_info info = {
-		.total_size = sizeof(info),
-		.mmap_type = 6,
-		.mmap_size = 16 + sizeof(info.mmap),
-		.entry_size = sizeof(struct mb2_mmap_entry),
-		.mmap = {{0, 640 << 10, 1, 0}, {1 << 20, GUEST_MEM - (1 << 20), 1, 0}},
-		.end_type = 0,
-		.end_size = 8,
+	    .total_size = sizeof(info),
+	    .mmap_type = 6,
+	    .mmap_size = 16 + sizeof(info.mmap),
+	    .entry_size = sizeof(struct mb2_mmap_entry),
+	    .mmap = {{0, 640 << 10, 1, 0}, {1 << 20, GUEST_MEM - (1 << 20), 1, 0}},
+	    .end_type = 0,
+	    .end_size = 8,
 	};
 	return vm_write_gpa(vm, GUEST_MBI_GPA, &info, sizeof(info));
 }
 
-#define FAIL(...)                                    \
-	do {                                         \
-		snprintf(err, errlen, __VA_ARGS__);  \
-		guest_destroy(g);                    \
-		return -1;                           \
+#define FAIL(...)                                                                                  \
+	do {                                                                                       \
+		snprintf(err, errlen, __VA_ARGS__);                                                \
+		guest_destroy(g);                                                                  \
+		return -1;                                                                         \
 	} while (0)
 
 int guest_create(struct guest *g, const char *name, int nvcpus, char *err, size_t errlen)

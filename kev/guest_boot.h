@@ -7,8 +7,8 @@
 #include "pager.h"
 #include "vm.h"
 
-#define GUEST_MEM (256UL << 20) /* 256 MiB of guest RAM */
-#define GUEST_MBI_GPA 0x9000UL	/* where the multiboot2 boot information goes */
+#define GUEST_MEM     (256UL << 20) /* 256 MiB of guest RAM */
+#define GUEST_MBI_GPA 0x9000UL	    /* where the multiboot2 boot information goes */
 
 struct guest {
 	struct vm *vm;

@@ -17,11 +17,11 @@
 struct decoder {
 	const uint8_t *code;
 	size_t avail;
-	size_t pos;       /* bytes consumed so far */
+	size_t pos; /* bytes consumed so far */
 	const char *err;
-	uint8_t rex;      /* 0 if no REX prefix, else the whole prefix byte */
-	bool opsize16;    /* 0x66 seen */
-	bool addrsize32;  /* 0x67 seen */
+	uint8_t rex;	 /* 0 if no REX prefix, else the whole prefix byte */
+	bool opsize16;	 /* 0x66 seen */
+	bool addrsize32; /* 0x67 seen */
 };
 
 static int fail(struct decoder *d, const char *msg)
@@ -86,13 +86,19 @@ static int parse_prefixes(struct decoder *d, uint8_t *opcode)
 			d->addrsize32 = true;
 			d->rex = 0;
 			continue;
-		case 0x26: case 0x2e: case 0x36: case 0x3e: case 0x64: case 0x65:
+		case 0x26:
+		case 0x2e:
+		case 0x36:
+		case 0x3e:
+		case 0x64:
+		case 0x65:
 			/* Segment overrides change the address, which the exit already gave us. */
 			d->rex = 0;
 			continue;
 		case 0xf0:
 			return fail(d, "LOCK prefix not supported on MMIO");
-		case 0xf2: case 0xf3:
+		case 0xf2:
+		case 0xf3:
 			return fail(d, "REP/REPNE prefix not supported on MMIO");
 		}
 		if ((b & 0xf0) == 0x40) {
@@ -252,24 +258,31 @@ static int decode_moffs(struct decoder *d, uint8_t op, struct insn_mmio *out)
 
 int insn_decode_mmio(const uint8_t *code, size_t avail, struct insn_mmio *out, const char **err)
 {
-	struct decoder d = { .code = code, .avail = avail };
-	struct insn_mmio r = { .ext = INSN_EXT_NONE };
+	struct decoder d = {.code = code, .avail = avail};
+	struct insn_mmio r = {.ext = INSN_EXT_NONE};
 	uint8_t op, op2;
 	int ret;
 
 	if (parse_prefixes(&d, &op) < 0)
 		goto bad;
 	switch (op) {
-	case 0x88: case 0x89: case 0x8a: case 0x8b:
+	case 0x88:
+	case 0x89:
+	case 0x8a:
+	case 0x8b:
 		ret = decode_mov_reg(&d, op, &r);
 		break;
-	case 0xc6: case 0xc7:
+	case 0xc6:
+	case 0xc7:
 		ret = decode_mov_imm(&d, op, &r);
 		break;
 	case 0x63:
 		ret = decode_movsxd(&d, &r);
 		break;
-	case 0xa0: case 0xa1: case 0xa2: case 0xa3:
+	case 0xa0:
+	case 0xa1:
+	case 0xa2:
+	case 0xa3:
 		ret = decode_moffs(&d, op, &r);
 		break;
 	case 0x0f:

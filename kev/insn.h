@@ -27,15 +27,15 @@ enum insn_ext {
 };
 
 struct insn_mmio {
-	int len;         /* instruction length in bytes: the guest's RIP advances by this */
-	int size;        /* bytes read or written in memory: 1, 2, 4 or 8 */
-	bool is_write;   /* store to memory (true) or load from memory (false) */
+	int len;	 /* instruction length in bytes: the guest's RIP advances by this */
+	int size;	 /* bytes read or written in memory: 1, 2, 4 or 8 */
+	bool is_write;	 /* store to memory (true) or load from memory (false) */
 	bool src_is_imm; /* store of an immediate rather than a register */
-	uint64_t imm;    /* the immediate, sign-extended to 64 bits, when src_is_imm */
-	int reg;         /* 0..15 = rax,rcx,rdx,rbx,rsp,rbp,rsi,rdi,r8..r15; unused if src_is_imm */
-	bool high_byte;  /* reg names AH/CH/DH/BH: bits 8..15 of reg 0..3 */
+	uint64_t imm;	 /* the immediate, sign-extended to 64 bits, when src_is_imm */
+	int reg;	 /* 0..15 = rax,rcx,rdx,rbx,rsp,rbp,rsi,rdi,r8..r15; unused if src_is_imm */
+	bool high_byte;	 /* reg names AH/CH/DH/BH: bits 8..15 of reg 0..3 */
 	enum insn_ext ext;
-	int dst_size;    /* register bytes a load writes (2, 4, 8 for movzx/movsx); 0 for stores */
+	int dst_size; /* register bytes a load writes (2, 4, 8 for movzx/movsx); 0 for stores */
 };
 
 /*

@@ -52,13 +52,13 @@ uint64_t npt_root_pa(struct npt *npt)
 const char *npt_strerror(int err)
 {
 	static const char *const names[] = {
-		[0] = "OK",
-		[NPT_EALIGN] = "NPT_EALIGN",
-		[NPT_ERANGE] = "NPT_ERANGE",
-		[NPT_EPERM] = "NPT_EPERM",
-		[NPT_EEXIST] = "NPT_EEXIST",
-		[NPT_ENOENT] = "NPT_ENOENT",
-		[NPT_ENOMEM] = "NPT_ENOMEM",
+	    [0] = "OK",
+	    [NPT_EALIGN] = "NPT_EALIGN",
+	    [NPT_ERANGE] = "NPT_ERANGE",
+	    [NPT_EPERM] = "NPT_EPERM",
+	    [NPT_EEXIST] = "NPT_EEXIST",
+	    [NPT_ENOENT] = "NPT_ENOENT",
+	    [NPT_ENOMEM] = "NPT_ENOMEM",
 	};
 	if (err < 0)
 		err = -err;

@@ -60,13 +60,13 @@ int pager_add_loader(struct pager *p, uint64_t gpa, uint64_t file_off, uint32_t 
 		     uint32_t file_len)
 {
 	if (gpa % PAGE_SIZE || page_off + (uint64_t)file_len > PAGE_SIZE)
-		panic("pager_add_loader: gpa 0x%lx page_off %u file_len %u do not fit one page", gpa,
-		      page_off, file_len);
+		panic("pager_add_loader: gpa 0x%lx page_off %u file_len %u do not fit one page",
+		      gpa, page_off, file_len);
 	struct page_loader *l = new_loader(p);
 	if (!l)
 		return -NPT_ENOMEM;
-	*l = (struct page_loader){.gpa = gpa, .file_off = file_off, .page_off = page_off,
-				  .file_len = file_len};
+	*l = (struct page_loader){
+	    .gpa = gpa, .file_off = file_off, .page_off = page_off, .file_len = file_len};
 	/* Append, so loaders of one page run in the order they were added. */
 	struct page_loader **tail = &p->buckets[bucket_of(gpa)];
 	while (*tail)
@@ -97,8 +97,8 @@ int pager_run_loader(struct pager *p, struct page_loader *l, void *page)
 	l->loads++;
 	if (l->file_len == 0)
 		return 0;
-	ssize_t n = file_read_at(p->elf.file, (uint8_t *)page + l->page_off, l->file_len,
-				 l->file_off);
+	ssize_t n =
+	    file_read_at(p->elf.file, (uint8_t *)page + l->page_off, l->file_len, l->file_off);
 	if (n != (ssize_t)l->file_len) {
 		printk("pager: reading %u bytes at file offset 0x%lx failed\n", l->file_len,
 		       l->file_off);

@@ -8,9 +8,9 @@
 #pragma once
 #include "vm.h"
 
-#define RAWGUEST_CODE 0x1000
-#define RAWGUEST_TABLES 0x10000
-#define RAWGUEST_RAM (1UL << 20)
+#define RAWGUEST_CODE	   0x1000
+#define RAWGUEST_TABLES	   0x10000
+#define RAWGUEST_RAM	   (1UL << 20)
 #define RAWGUEST_STACK_TOP 0x80000
 
 struct rawguest_result {
@@ -20,7 +20,7 @@ struct rawguest_result {
 	enum vcpu_verdict verdicts[VM_MAX_VCPUS];
 	uint64_t exits;
 	uint64_t intr_exits; /* host interrupts taken while the guest ran */
-	uint64_t us;	      /* wall time of vm_run */
+	uint64_t us;	     /* wall time of vm_run */
 	size_t pages_leaked; /* pages not given back by vm_destroy */
 };
 

@@ -8,14 +8,14 @@
  * entering the guest and VMLOADs it back after.
  */
 #include "cpu.h"
-#include "thread.h"
 #include "mm.h"
 #include "printk.h"
+#include "thread.h"
 #include "vm.h"
 #include "x86.h"
 
-#define CPUID_SVM_ECX (1U << 2)	/* leaf 0x80000001 */
-#define CPUID_NPT_EDX (1U << 0)	/* leaf 0x8000000A */
+#define CPUID_SVM_ECX (1U << 2) /* leaf 0x80000001 */
+#define CPUID_NPT_EDX (1U << 0) /* leaf 0x8000000A */
 
 static const char *svm_missing(void)
 {

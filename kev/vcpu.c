@@ -35,10 +35,10 @@ static void vcpu_enter(struct vcpu *vcpu)
 	vcpu->regs[RAX] = vmcb->save.rax;
 	vcpu->regs[RSP] = vmcb->save.rsp;
 	vcpu->exit = (struct vm_exit){
-		.code = vmcb->control.exit_code,
-		.info1 = vmcb->control.exit_info_1,
-		.info2 = vmcb->control.exit_info_2,
-		.rip = vmcb->save.rip,
+	    .code = vmcb->control.exit_code,
+	    .info1 = vmcb->control.exit_info_1,
+	    .info2 = vmcb->control.exit_info_2,
+	    .rip = vmcb->save.rip,
 	};
 	vcpu->exits++;
 }

@@ -11,7 +11,7 @@ static void *iopm, *msrpm;
 static struct spinlock setup_lock = SPINLOCK_INIT("kev setup");
 static int next_vm_id;
 
-#define IOPM_PAGES 3
+#define IOPM_PAGES  3
 #define MSRPM_PAGES 2
 
 /* Let the guest access an MSR directly (clear its two intercept bits). */
@@ -35,9 +35,17 @@ static void msrpm_init(void)
 {
 	memset(msrpm, 0xFF, MSRPM_PAGES * PAGE_SIZE);
 	static const uint32_t passthrough[] = {
-		MSR_EFER, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE,
-		0xC0000081 /* STAR */, 0xC0000082 /* LSTAR */, 0xC0000083 /* CSTAR */,
-		0xC0000084 /* SFMASK */, 0x174, 0x175, 0x176 /* SYSENTER_CS/ESP/EIP */,
+	    MSR_EFER,
+	    MSR_FS_BASE,
+	    MSR_GS_BASE,
+	    MSR_KERNEL_GS_BASE,
+	    0xC0000081 /* STAR */,
+	    0xC0000082 /* LSTAR */,
+	    0xC0000083 /* CSTAR */,
+	    0xC0000084 /* SFMASK */,
+	    0x174,
+	    0x175,
+	    0x176 /* SYSENTER_CS/ESP/EIP */,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(passthrough); i++)
 		msrpm_allow(passthrough[i]);
@@ -239,7 +247,8 @@ int vcpu_read_gva(struct vcpu *vcpu, uint64_t gva, void *dst, size_t len)
 	while (len > 0) {
 		size_t chunk = MIN(len, PAGE_SIZE - gva % PAGE_SIZE);
 		uint64_t gpa;
-		if (vcpu_gva_to_gpa(vcpu, gva, &gpa) != 0 || vm_read_gpa(vcpu->vm, gpa, p, chunk) != 0)
+		if (vcpu_gva_to_gpa(vcpu, gva, &gpa) != 0 ||
+		    vm_read_gpa(vcpu->vm, gpa, p, chunk) != 0)
 			return -1;
 		gva += chunk, p += chunk, len -= chunk;
 	}

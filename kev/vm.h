@@ -15,7 +15,7 @@
 #include "types.h"
 
 #define VM_MAX_VCPUS MAX_CPUS
-#define VM_MAX_MMIO 4
+#define VM_MAX_MMIO  4
 #define VM_MAX_PORTS 8
 
 /* Guest general-purpose registers, numbered as x86 encodes them. */
@@ -76,13 +76,13 @@ struct vcpu {
 	struct thread *thread;
 	enum vcpu_verdict verdict;
 	uint64_t exit_code;
-	uint64_t exits;	  /* total exits, for statistics */
+	uint64_t exits; /* total exits, for statistics */
 	uint64_t npf_exits;
 	uint64_t intr_exits; /* host interrupts that arrived while the guest ran */
-	uint64_t test_msr; /* a scratch MSR the tests read and write */
-	char line[128];	  /* console output waiting for its newline */
+	uint64_t test_msr;   /* a scratch MSR the tests read and write */
+	char line[128];	     /* console output waiting for its newline */
 	int line_len;
-	bool flush_tlb;	  /* flush the guest TLB at the next VMRUN */
+	bool flush_tlb; /* flush the guest TLB at the next VMRUN */
 };
 
 struct vm {
@@ -99,10 +99,10 @@ struct vm {
 	struct port_handler ports[VM_MAX_PORTS];
 	int nports;
 	volatile bool stopping; /* a vCPU ended the VM: the others leave at their next exit */
-	char console[2048]; /* everything the guest printed, for tests to check */
+	char console[2048];	/* everything the guest printed, for tests to check */
 	size_t console_len;
 	bool error_taken;
-	char error[160];	/* the first error, for the verdict */
+	char error[160]; /* the first error, for the verdict */
 	struct vcpu vcpus[VM_MAX_VCPUS];
 };
 

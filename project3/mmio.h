@@ -24,15 +24,15 @@
 
 #define MMIO_PRINTER_BASE 0xcafe0000UL
 #define MMIO_PRINTER_SIZE 0x18
-#define MMIO_PRINT_MAX 4096
+#define MMIO_PRINT_MAX	  4096
 
 struct vcpu;
 
 struct mmio_printer {
-	uint64_t buf, len;  /* the registers */
-	uint64_t printed;   /* doorbells that printed */
-	uint64_t refused;   /* doorbells refused (bad buffer) */
-	uint64_t ignored;   /* accesses ignored (bad size or offset) */
+	uint64_t buf, len; /* the registers */
+	uint64_t printed;  /* doorbells that printed */
+	uint64_t refused;  /* doorbells refused (bad buffer) */
+	uint64_t ignored;  /* accesses ignored (bad size or offset) */
 };
 
 /*

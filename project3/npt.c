@@ -9,8 +9,8 @@
  * Write one static helper that returns the level 0 entry for a gpa, and that
  * allocates the missing tables when asked to, and use it in all three.
  */
-#include "mm.h"
 #include "npt.h"
+#include "mm.h"
 #include "printk.h"
 
 /* Is the entry present? (Bit 0.) */

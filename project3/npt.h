@@ -34,23 +34,23 @@
 
 typedef uint64_t npte_t;
 
-#define NPTE_P (1UL << 0)   /* present; for the NPT it also means "readable" */
-#define NPTE_RW (1UL << 1)  /* writable */
-#define NPTE_US (1UL << 2)  /* user: needed at every level of the NPT */
-#define NPTE_PS (1UL << 7)  /* page size: a 2 MiB (level 1) or 1 GiB (level 2) page */
-#define NPTE_NX (1UL << 63) /* no execute */
+#define NPTE_P	       (1UL << 0)  /* present; for the NPT it also means "readable" */
+#define NPTE_RW	       (1UL << 1)  /* writable */
+#define NPTE_US	       (1UL << 2)  /* user: needed at every level of the NPT */
+#define NPTE_PS	       (1UL << 7)  /* page size: a 2 MiB (level 1) or 1 GiB (level 2) page */
+#define NPTE_NX	       (1UL << 63) /* no execute */
 #define NPTE_ADDR_MASK 0x000FFFFFFFFFF000UL /* bits 12..51: a physical address */
 
 /* What every upper-level entry (levels 3..1) of the NPT holds besides its address. */
 #define NPTE_UPPER (NPTE_P | NPTE_RW | NPTE_US)
 
 #define NPT_ENTRIES 512
-#define NPT_LEVELS 4
+#define NPT_LEVELS  4
 /* Index of addr in the table at level (3 = PML4, 2 = PDPT, 1 = PD, 0 = PT). */
 #define NPT_INDEX(level, addr) (((uint64_t)(addr) >> (12 + 9 * (level))) & 0x1FF)
 /* Bytes one entry at level covers: 4 KiB, 2 MiB, 1 GiB, 512 GiB. */
 #define NPT_LEVEL_SIZE(level) (1UL << (12 + 9 * (level)))
-#define NPT_GPA_LIMIT (1UL << 48)
+#define NPT_GPA_LIMIT	      (1UL << 48)
 
 /* The rights of one guest-physical page. READ is mandatory. */
 enum npt_perm {
@@ -63,11 +63,11 @@ enum npt_perm {
 /* Errors, returned negated: -NPT_EEXIST and so on. */
 enum npt_error {
 	NPT_EALIGN = 1, /* address not page-aligned */
-	NPT_ERANGE,     /* gpa at or above NPT_GPA_LIMIT */
-	NPT_EPERM,      /* permission without NPT_PERM_READ, or with unknown bits */
-	NPT_EEXIST,     /* the gpa is already mapped */
-	NPT_ENOENT,     /* nothing is mapped there */
-	NPT_ENOMEM,     /* no memory for a table page */
+	NPT_ERANGE,	/* gpa at or above NPT_GPA_LIMIT */
+	NPT_EPERM,	/* permission without NPT_PERM_READ, or with unknown bits */
+	NPT_EEXIST,	/* the gpa is already mapped */
+	NPT_ENOENT,	/* nothing is mapped there */
+	NPT_ENOMEM,	/* no memory for a table page */
 };
 
 struct npt {

@@ -1,9 +1,9 @@
 /*
  * Project 3, part 3: the lazy pager. Read pager.h first: it is the spec.
  */
+#include "pager.h"
 #include "mm.h"
 #include "npt.h"
-#include "pager.h"
 #include "printk.h"
 #include "vm.h"
 

@@ -32,11 +32,11 @@ struct vm;
 
 /* Where the bytes of one guest page come from. */
 struct page_loader {
-	uint64_t gpa;	   /* the guest-physical page (page-aligned) */
-	uint64_t file_off; /* file offset of the first byte to copy */
-	uint32_t page_off; /* where in the page that byte goes */
-	uint32_t file_len; /* bytes to copy from the file; the rest of the page stays zero */
-	uint32_t loads;	   /* how often it was run (the tests expect at most 1) */
+	uint64_t gpa;		  /* the guest-physical page (page-aligned) */
+	uint64_t file_off;	  /* file offset of the first byte to copy */
+	uint32_t page_off;	  /* where in the page that byte goes */
+	uint32_t file_len;	  /* bytes to copy from the file; the rest of the page stays zero */
+	uint32_t loads;		  /* how often it was run (the tests expect at most 1) */
 	struct page_loader *next; /* hash chain: use pager_find / pager_find_next */
 };
 

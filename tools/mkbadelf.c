@@ -17,7 +17,8 @@ static long image_size;
 static void load(const char *path)
 {
 	FILE *f = fopen(path, "rb");
-	if (!f || fseek(f, 0, SEEK_END) != 0 || (image_size = ftell(f)) < (long)sizeof(Elf64_Ehdr)) {
+	if (!f || fseek(f, 0, SEEK_END) != 0 ||
+	    (image_size = ftell(f)) < (long)sizeof(Elf64_Ehdr)) {
 		fprintf(stderr, "mkbadelf: cannot read %s\n", path);
 		exit(1);
 	}
@@ -30,7 +31,10 @@ static void load(const char *path)
 	fclose(f);
 }
 
-static Elf64_Ehdr *ehdr(unsigned char *copy) { return (Elf64_Ehdr *)copy; }
+static Elf64_Ehdr *ehdr(unsigned char *copy)
+{
+	return (Elf64_Ehdr *)copy;
+}
 
 /* The first PT_LOAD program header of copy. */
 static Elf64_Phdr *first_load(unsigned char *copy)

@@ -21,19 +21,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BLOCK_SIZE 4096
-#define FS_MAGIC 0x5346454Bu /* "KEFS" */
-#define FS_VERSION 1
+#define BLOCK_SIZE   4096
+#define FS_MAGIC     0x5346454Bu /* "KEFS" */
+#define FS_VERSION   1
 #define FS_MAX_FILES 256
-#define FS_NAME_LEN 56 /* including the terminating NUL */
-#define DIRENT_SIZE 64
-#define SUPER_SIZE 64
+#define FS_NAME_LEN  56 /* including the terminating NUL */
+#define DIRENT_SIZE  64
+#define SUPER_SIZE   64
 
 struct input {
-	char *path;              /* host path to read from */
-	char name[FS_NAME_LEN];  /* name inside the image */
+	char *path;		/* host path to read from */
+	char name[FS_NAME_LEN]; /* name inside the image */
 	uint64_t size;
-	uint32_t start;          /* first block, filled in by layout() */
+	uint32_t start; /* first block, filled in by layout() */
 };
 
 static struct input inputs[FS_MAX_FILES];

@@ -46,7 +46,8 @@ KTEST(keos, heap)
 	static uint8_t *objs[N];
 	size_t before = pages_free_count();
 
-	/* Two rounds of every size class (and some big ones): the second reuses the first's memory. */
+	/* Two rounds of every size class (and some big ones): the second reuses the first's memory.
+	 */
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < N; i++) {
 			size_t size = 1 + (i * 37) % (i % 10 == 0 ? 9000 : 2000);
@@ -58,11 +59,13 @@ KTEST(keos, heap)
 			size_t size = 1 + (i * 37) % (i % 10 == 0 ? 9000 : 2000);
 			for (size_t j = 0; j < size; j++)
 				if (objs[i][j] != (i & 0xFF))
-					test_fail(__FILE__, __LINE__, "object %d byte %zu overwritten", i, j);
+					test_fail(__FILE__, __LINE__,
+						  "object %d byte %zu overwritten", i, j);
 			kfree(objs[i]);
 		}
 		if (round == 0)
-			before = pages_free_count(); /* small-object pages stay in the heap's lists */
+			before =
+			    pages_free_count(); /* small-object pages stay in the heap's lists */
 	}
 	CHECK_EQ(pages_free_count(), before);
 	uint64_t *z = kzalloc(100);
@@ -78,7 +81,8 @@ static void note_cpu(void *arg)
 {
 	int want = (int)(uint64_t)arg;
 	if (cpu_id() != want)
-		test_fail(__FILE__, __LINE__, "thread pinned to cpu %d ran on cpu %d", want, cpu_id());
+		test_fail(__FILE__, __LINE__, "thread pinned to cpu %d ran on cpu %d", want,
+			  cpu_id());
 	__atomic_add_fetch(&ran_on[cpu_id()], 1, __ATOMIC_SEQ_CST);
 	thread_yield();
 	if (cpu_id() != want)

@@ -68,8 +68,8 @@ static uint8_t *read_whole(struct file *f, const char *name)
 	CHECK(buf != NULL);
 	got = file_read_at(f, buf, size, 0);
 	if (got != (ssize_t)size)
-		test_fail(__FILE__, __LINE__, "%s: whole read returned %ld of %lu bytes", name,
-			  got, size);
+		test_fail(__FILE__, __LINE__, "%s: whole read returned %ld of %lu bytes", name, got,
+			  size);
 	return buf;
 }
 
@@ -154,7 +154,7 @@ KTEST(keos, fs_crc32)
 /* Odd-sized pieces at odd offsets must agree with the whole read, for every file. */
 KTEST(keos, fs_read_pieces)
 {
-	static const size_t pieces[] = { 1, 3, 511, 512, 513, 4095, 4096, 4097, 10000, 77 };
+	static const size_t pieces[] = {1, 3, 511, 512, 513, 4095, 4096, 4097, 10000, 77};
 	const char *name;
 
 	CHECK(fs_name_at(0) != NULL);
@@ -218,15 +218,15 @@ KTEST(keos, fs_big_file)
 	int64_t bad;
 
 	if (size < 64 * PAGE_SIZE)
-		test_fail(__FILE__, __LINE__, "%s is %lu bytes; want at least 64 pages",
-			  BIG_FILE, size);
+		test_fail(__FILE__, __LINE__, "%s is %lu bytes; want at least 64 pages", BIG_FILE,
+			  size);
 	t0 = uptime_us();
 	buf = read_whole(f, BIG_FILE);
 	us = uptime_us() - t0;
 	bad = big_mismatch(buf, size, 0);
 	if (bad >= 0)
-		test_fail(__FILE__, __LINE__, "%s: byte %ld is 0x%02x, want 0x%02x", BIG_FILE,
-			  bad, buf[bad], big_byte(bad));
+		test_fail(__FILE__, __LINE__, "%s: byte %ld is 0x%02x, want 0x%02x", BIG_FILE, bad,
+			  buf[bad], big_byte(bad));
 	test_metric("big_bytes", size);
 	test_metric("big_read_us", us);
 	/* Page by page, as a pager would read it: the same bytes. */
@@ -290,7 +290,7 @@ KTEST(keos, fs_concurrent_reads)
 
 	overlaps = 0;
 	for (int i = 0; i < READERS; i++) {
-		readers[i] = (struct reader){ i, f };
+		readers[i] = (struct reader){i, f};
 		threads[i] = thread_create("fs-reader", reader_thread, &readers[i], i % ncpu);
 		CHECK(threads[i] != NULL);
 	}

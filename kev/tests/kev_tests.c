@@ -3,11 +3,11 @@
  * in a fresh VM, checks its verdict and what it printed, and checks that
  * destroying the VM gave back every page.
  */
+#include "guest_boot.h"
 #include "mm.h"
+#include "rawguest.h"
 #include "test.h"
 #include "thread.h"
-#include "guest_boot.h"
-#include "rawguest.h"
 #include "vm.h"
 
 #define DECLARE_GUEST(n) extern const uint8_t guest_##n[], guest_##n##_end[]
@@ -159,8 +159,8 @@ KTEST(kev, multi_vcpu)
 	RUN(multi, n, &r);
 	for (int i = 0; i < n; i++) {
 		if (r.verdicts[i] != VCPU_EXITED || r.codes[i] != 0x10 + (uint64_t)i)
-			test_fail(__FILE__, __LINE__, "vcpu%d: verdict %d code 0x%lx", i, r.verdicts[i],
-				  r.codes[i]);
+			test_fail(__FILE__, __LINE__, "vcpu%d: verdict %d code 0x%lx", i,
+				  r.verdicts[i], r.codes[i]);
 	}
 	test_metric("vcpus", n);
 }
@@ -169,7 +169,8 @@ KTEST(kev, multi_vcpu)
 static void expect_error_then_recover(const char *want)
 {
 	if (!str_contains(r.verdict, want))
-		test_fail(__FILE__, __LINE__, "verdict \"%s\" does not mention \"%s\"", r.verdict, want);
+		test_fail(__FILE__, __LINE__, "verdict \"%s\" does not mention \"%s\"", r.verdict,
+			  want);
 	RUN(exit42, 1, &r);
 	expect_exit(42);
 }
@@ -226,14 +227,14 @@ KTEST(kev, elf_malformed)
 	static const struct {
 		const char *file, *reason;
 	} bad[] = {
-		{"bad-magic.elf", "not an ELF file"},
-		{"bad-truncated.elf", "too short for an ELF header"},
-		{"bad-phoff.elf", "program headers are past the end of the file"},
-		{"bad-offset.elf", "past the end of the file"},
-		{"bad-filesz.elf", "filesz"},
-		{"bad-paddr.elf", "outside guest RAM"},
-		{"bad-machine.elf", "not an x86-64 executable"},
-		{"no-such-file.elf", "no file"},
+	    {"bad-magic.elf", "not an ELF file"},
+	    {"bad-truncated.elf", "too short for an ELF header"},
+	    {"bad-phoff.elf", "program headers are past the end of the file"},
+	    {"bad-offset.elf", "past the end of the file"},
+	    {"bad-filesz.elf", "filesz"},
+	    {"bad-paddr.elf", "outside guest RAM"},
+	    {"bad-machine.elf", "not an x86-64 executable"},
+	    {"no-such-file.elf", "no file"},
 	};
 	static struct guest g;
 	char err[160];
@@ -247,8 +248,9 @@ KTEST(kev, elf_malformed)
 			if (guest_create(&g, bad[i].file, 1, err, sizeof(err)) == 0)
 				test_fail(__FILE__, __LINE__, "%s was accepted", bad[i].file);
 			if (!str_contains(err, bad[i].reason))
-				test_fail(__FILE__, __LINE__, "%s refused with \"%s\", expected \"%s\"",
-					  bad[i].file, err, bad[i].reason);
+				test_fail(__FILE__, __LINE__,
+					  "%s refused with \"%s\", expected \"%s\"", bad[i].file,
+					  err, bad[i].reason);
 			if (pass == 1)
 				printk("kev: %s refused: %s\n", bad[i].file, err);
 		}

@@ -13,30 +13,29 @@
 #include "test.h"
 
 /* The leaf bits npt.h defines; the others (accessed, dirty, caching) are free. */
-#define LEAF_BITS (NPTE_P | NPTE_RW | NPTE_US | NPTE_PS | NPTE_NX | NPTE_ADDR_MASK)
+#define LEAF_BITS  (NPTE_P | NPTE_RW | NPTE_US | NPTE_PS | NPTE_NX | NPTE_ADDR_MASK)
 #define UPPER_BITS (NPTE_P | NPTE_RW | NPTE_US | NPTE_PS | NPTE_NX)
 
 /* Guest page-table entry bits, for building guest tables in tests. */
-#define G_P NPTE_P
-#define G_RW NPTE_RW
-#define G_PS NPTE_PS
+#define G_P	   NPTE_P
+#define G_RW	   NPTE_RW
+#define G_PS	   NPTE_PS
 #define G_PAT_HUGE (1UL << 12) /* PAT bit of a 2 MiB / 1 GiB entry */
 
 /* Check that an npt_* call returned want, naming both codes when not. */
-#define CHECK_ERR(expr, want)                                                             \
-	do {                                                                              \
-		int got_ = (expr), want_ = (want);                                        \
-		if (got_ != want_)                                                        \
-			test_fail(__FILE__, __LINE__, "%s returned %d (%s), expected %d (%s)", \
-				  #expr, got_, npt_strerror(got_), want_,                 \
-				  npt_strerror(want_));                                   \
+#define CHECK_ERR(expr, want)                                                                      \
+	do {                                                                                       \
+		int got_ = (expr), want_ = (want);                                                 \
+		if (got_ != want_)                                                                 \
+			test_fail(__FILE__, __LINE__, "%s returned %d (%s), expected %d (%s)",     \
+				  #expr, got_, npt_strerror(got_), want_, npt_strerror(want_));    \
 	} while (0)
 
 static const unsigned valid_perms[] = {
-	NPT_PERM_READ,
-	NPT_PERM_READ | NPT_PERM_WRITE,
-	NPT_PERM_READ | NPT_PERM_EXEC,
-	NPT_PERM_READ | NPT_PERM_WRITE | NPT_PERM_EXEC,
+    NPT_PERM_READ,
+    NPT_PERM_READ | NPT_PERM_WRITE,
+    NPT_PERM_READ | NPT_PERM_EXEC,
+    NPT_PERM_READ | NPT_PERM_WRITE | NPT_PERM_EXEC,
 };
 
 static void *must_alloc(void)
@@ -140,8 +139,10 @@ static void check_no_leak(size_t free_at_start)
 {
 	size_t now = pages_free_count();
 	if (now != free_at_start)
-		test_fail(__FILE__, __LINE__, "%lu pages free at the end, %lu at the start"
-			  " (fewer: a leak; more: a page freed twice)", now, free_at_start);
+		test_fail(__FILE__, __LINE__,
+			  "%lu pages free at the end, %lu at the start"
+			  " (fewer: a leak; more: a page freed twice)",
+			  now, free_at_start);
 }
 
 /* Five gpas that differ at each level: KeV's complicate, cut to 48 bits. */
@@ -220,7 +221,8 @@ static npte_t *walk_by_hand(struct npt *npt, uint64_t gpa)
 	for (int level = NPT_LEVELS - 1; level > 0; level--) {
 		npte_t e = table[NPT_INDEX(level, gpa)];
 		if ((e & UPPER_BITS) != NPTE_UPPER)
-			test_fail(__FILE__, __LINE__, "gpa 0x%lx: level %d entry has flags"
+			test_fail(__FILE__, __LINE__,
+				  "gpa 0x%lx: level %d entry has flags"
 				  " 0x%lx, expected P|RW|US (0x%lx) with NX and PS clear",
 				  gpa, level, e & UPPER_BITS, NPTE_UPPER);
 		table = P2V(e & NPTE_ADDR_MASK);
@@ -254,8 +256,13 @@ KTEST(npt, errors)
 {
 	size_t free_at_start = pages_free_count();
 	static const unsigned bad_perms[] = {
-		0, NPT_PERM_WRITE, NPT_PERM_EXEC, NPT_PERM_WRITE | NPT_PERM_EXEC,
-		1 << 3, NPT_PERM_READ | (1 << 3), NPT_PERM_ALL | (1 << 8),
+	    0,
+	    NPT_PERM_WRITE,
+	    NPT_PERM_EXEC,
+	    NPT_PERM_WRITE | NPT_PERM_EXEC,
+	    1 << 3,
+	    NPT_PERM_READ | (1 << 3),
+	    NPT_PERM_ALL | (1 << 8),
 	};
 	struct npt npt;
 	void *page, *got;
@@ -305,8 +312,8 @@ KTEST(npt, errors)
 
 KTEST(npt, gpa2hpa_offset)
 {
-	static const uint64_t gpas[] = { 0x0, 0x1000, 0x7FFFF000, 0xFFFFFFFFF000UL };
-	static const uint64_t offsets[] = { 0, 1, 0x7FF, 0xFF8, 0xFFF };
+	static const uint64_t gpas[] = {0x0, 0x1000, 0x7FFFF000, 0xFFFFFFFFF000UL};
+	static const uint64_t offsets[] = {0, 1, 0x7FF, 0xFF8, 0xFFF};
 	size_t free_at_start = pages_free_count();
 	struct npt npt;
 	void *pages[ARRAY_SIZE(gpas)];
@@ -322,8 +329,8 @@ KTEST(npt, gpa2hpa_offset)
 			CHECK_ERR(npt_gpa2hpa(&npt, gpa, &hpa), 0);
 			if (hpa != V2P(pages[i]) + offsets[j])
 				test_fail(__FILE__, __LINE__,
-					  "gpa2hpa(0x%lx) = 0x%lx, expected 0x%lx",
-					  gpa, hpa, V2P(pages[i]) + offsets[j]);
+					  "gpa2hpa(0x%lx) = 0x%lx, expected 0x%lx", gpa, hpa,
+					  V2P(pages[i]) + offsets[j]);
 			/* The same byte, seen from both sides. */
 			*(volatile uint8_t *)P2V(hpa) = (uint8_t)(i * 16 + j + 1);
 			CHECK_EQ(((uint8_t *)pages[i])[offsets[j]], i * 16 + j + 1);
@@ -350,12 +357,12 @@ static void check_gva(struct npt *npt, uint64_t cr3, uint64_t gva, uint64_t want
 	int err = npt_gva2hpa(npt, cr3, gva, &hpa);
 
 	if (err != 0)
-		test_fail(__FILE__, __LINE__, "gva2hpa(cr3 0x%lx, gva 0x%lx) failed: %s",
-			  cr3, gva, npt_strerror(err));
+		test_fail(__FILE__, __LINE__, "gva2hpa(cr3 0x%lx, gva 0x%lx) failed: %s", cr3, gva,
+			  npt_strerror(err));
 	if (hpa != want)
 		test_fail(__FILE__, __LINE__,
-			  "gva2hpa(cr3 0x%lx, gva 0x%lx) = 0x%lx, expected 0x%lx",
-			  cr3, gva, hpa, want);
+			  "gva2hpa(cr3 0x%lx, gva 0x%lx) = 0x%lx, expected 0x%lx", cr3, gva, hpa,
+			  want);
 }
 
 static void check_gva_fails(struct npt *npt, uint64_t cr3, uint64_t gva)
@@ -364,8 +371,10 @@ static void check_gva_fails(struct npt *npt, uint64_t cr3, uint64_t gva)
 	int err = npt_gva2hpa(npt, cr3, gva, &hpa);
 
 	if (err != -NPT_ENOENT)
-		test_fail(__FILE__, __LINE__, "gva2hpa(cr3 0x%lx, gva 0x%lx) returned %d (%s),"
-			  " expected -NPT_ENOENT", cr3, gva, err, npt_strerror(err));
+		test_fail(__FILE__, __LINE__,
+			  "gva2hpa(cr3 0x%lx, gva 0x%lx) returned %d (%s),"
+			  " expected -NPT_ENOENT",
+			  cr3, gva, err, npt_strerror(err));
 	CHECK_EQ(hpa, 0x1badUL);
 }
 
@@ -405,12 +414,12 @@ KTEST(npt, gva2hpa_4k)
 	/* CR3 flag bits (PWT, PCD) are not part of the root's address. */
 	check_gva(&npt, 0x10000 | 0x18, gva + 0x42, V2P(data[0]) + 0x42);
 
-	check_gva_fails(&npt, 0x10000, 0x1000);             /* PML4 entry 0 not present */
+	check_gva_fails(&npt, 0x10000, 0x1000);		      /* PML4 entry 0 not present */
 	check_gva_fails(&npt, 0x10000, 0xFFFFFFFF40005000UL); /* PDPT entry 509 */
 	check_gva_fails(&npt, 0x10000, 0xFFFFFFFF80200000UL); /* PD entry 1 */
 	check_gva_fails(&npt, 0x10000, gva - PAGE_SIZE);      /* PT entry 4 */
 	check_gva_fails(&npt, 0x10000, gva + 4 * PAGE_SIZE);  /* NPT hole at 0x900000 */
-	check_gva_fails(&npt, 0x20000, gva);                  /* guest root not in the NPT */
+	check_gva_fails(&npt, 0x20000, gva);		      /* guest root not in the NPT */
 
 	npt_destroy(&npt);
 	check_no_leak(free_at_start);
@@ -438,8 +447,8 @@ KTEST(npt, check_huge_translation)
 	void **pages = must_alloc(); /* 512 pointers: one page, not kernel stack */
 	for (int i = 0; i < 512; i++) {
 		pages[i] = must_alloc();
-		CHECK_ERR(npt_map(&npt, 0x200000 + (uint64_t)i * PAGE_SIZE, pages[i],
-				  NPT_PERM_ALL), 0);
+		CHECK_ERR(npt_map(&npt, 0x200000 + (uint64_t)i * PAGE_SIZE, pages[i], NPT_PERM_ALL),
+			  0);
 	}
 	for (int i = 0; i < 512; i++) {
 		uint64_t gva = 0x200000 + (uint64_t)i * PAGE_SIZE;
@@ -458,7 +467,7 @@ KTEST(npt, check_huge_translation)
 /* In a 2 MiB guest entry bit 12 is PAT, not address. */
 KTEST(npt, gva2hpa_huge_pat)
 {
-	static const uint64_t offsets[] = { 0x0, 0x1000, 0x1FF000 };
+	static const uint64_t offsets[] = {0x0, 0x1000, 0x1FF000};
 	size_t free_at_start = pages_free_count();
 	struct npt npt;
 	void *pages[ARRAY_SIZE(offsets)];
@@ -482,7 +491,7 @@ KTEST(npt, gva2hpa_huge_pat)
 /* A 1 GiB guest page: PDPT entry 3 maps gva 3..4 GiB to gpa 1..2 GiB. */
 KTEST(npt, gva2hpa_1g)
 {
-	static const uint64_t offsets[] = { 0x0, 0x12345000, 0x3FFFF000 };
+	static const uint64_t offsets[] = {0x0, 0x12345000, 0x3FFFF000};
 	size_t free_at_start = pages_free_count();
 	struct npt npt;
 	void *pages[ARRAY_SIZE(offsets)];
@@ -495,10 +504,9 @@ KTEST(npt, gva2hpa_1g)
 	for (size_t i = 0; i < ARRAY_SIZE(offsets); i++)
 		pages[i] = check_insert_one(&npt, 0x40000000 + offsets[i], NPT_PERM_ALL);
 	for (size_t i = 0; i < ARRAY_SIZE(offsets); i++)
-		check_gva(&npt, 0x1000, 0xC0000000 + offsets[i] + 0x678,
-			  V2P(pages[i]) + 0x678);
+		check_gva(&npt, 0x1000, 0xC0000000 + offsets[i] + 0x678, V2P(pages[i]) + 0x678);
 	check_gva_fails(&npt, 0x1000, 0xC0000000 + 0x1000); /* gpa 0x40001000: NPT hole */
-	check_gva_fails(&npt, 0x1000, 0x80000000);          /* PDPT entry 2 */
+	check_gva_fails(&npt, 0x1000, 0x80000000);	    /* PDPT entry 2 */
 	npt_destroy(&npt);
 	check_no_leak(free_at_start);
 }
@@ -526,13 +534,16 @@ KTEST(npt, destroy_frees_all)
 		for (int j = 0; j < 2; j++) {
 			void *page = must_alloc();
 			CHECK_ERR(npt_map(&npt, gpa + (uint64_t)j * PAGE_SIZE, page,
-					  valid_perms[(i + j) % ARRAY_SIZE(valid_perms)]), 0);
+					  valid_perms[(i + j) % ARRAY_SIZE(valid_perms)]),
+				  0);
 		}
 	}
 	size_t used = free_after_init - pages_free_count();
 	if (used != (size_t)(n * 3 + n * 2))
-		test_fail(__FILE__, __LINE__, "%lu pages in use after %d maps, expected %d tables"
-			  " + %d pages", used, 2 * n, 3 * n, 2 * n);
+		test_fail(__FILE__, __LINE__,
+			  "%lu pages in use after %d maps, expected %d tables"
+			  " + %d pages",
+			  used, 2 * n, 3 * n, 2 * n);
 	/* Give one page back by unmapping; destroy frees the rest. */
 	void *got;
 	CHECK_ERR(npt_unmap(&npt, 0x1000, &got), 0);

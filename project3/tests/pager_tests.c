@@ -55,8 +55,8 @@ static void expect_all_exited_zero(void)
 	for (int i = 0; i < g.vm->nvcpus; i++) {
 		struct vcpu *c = &g.vm->vcpus[i];
 		if (c->verdict != VCPU_EXITED || c->exit_code != 0)
-			test_fail(__FILE__, __LINE__, "vcpu%d did not exit with 0: %s (code 0x%lx)", i,
-				  vm_verdict_string(g.vm, v, sizeof(v)), c->exit_code);
+			test_fail(__FILE__, __LINE__, "vcpu%d did not exit with 0: %s (code 0x%lx)",
+				  i, vm_verdict_string(g.vm, v, sizeof(v)), c->exit_code);
 	}
 }
 
@@ -68,10 +68,16 @@ KTEST(pager, entry_point)
 	uint64_t pa = 0;
 	memset(&img, 0, sizeof(img));
 	img.nphdrs = 2;
-	img.phdrs[0] = (struct elf_phdr){.p_type = PT_LOAD, .p_vaddr = 0xFFFFFFFF80100000UL,
-					 .p_paddr = 0x100000, .p_memsz = 0x3000, .p_filesz = 0x3000};
-	img.phdrs[1] = (struct elf_phdr){.p_type = PT_LOAD, .p_vaddr = 0xFFFFFFFF80200000UL,
-					 .p_paddr = 0x180000, .p_memsz = 0x2000, .p_filesz = 0x100};
+	img.phdrs[0] = (struct elf_phdr){.p_type = PT_LOAD,
+					 .p_vaddr = 0xFFFFFFFF80100000UL,
+					 .p_paddr = 0x100000,
+					 .p_memsz = 0x3000,
+					 .p_filesz = 0x3000};
+	img.phdrs[1] = (struct elf_phdr){.p_type = PT_LOAD,
+					 .p_vaddr = 0xFFFFFFFF80200000UL,
+					 .p_paddr = 0x180000,
+					 .p_memsz = 0x2000,
+					 .p_filesz = 0x100};
 
 	img.entry = 0xFFFFFFFF80100000UL + 0x1234;
 	CHECK_EQ(pager_entry_point(&img, &pa), 0);
@@ -120,8 +126,8 @@ KTEST(pager, lazy)
 	for (int b = 0; b < PAGER_BUCKETS; b++)
 		for (struct page_loader *l = g.pager.buckets[b]; l; l = l->next)
 			if (npt_walk(&g.vm->npt, l->gpa))
-				test_fail(__FILE__, __LINE__, "image page 0x%lx mapped before the guest ran",
-					  l->gpa);
+				test_fail(__FILE__, __LINE__,
+					  "image page 0x%lx mapped before the guest ran", l->gpa);
 
 	size_t ready = pages_free_count();
 	vm_run(g.vm);
@@ -142,8 +148,8 @@ KTEST(pager, lazy)
 	/* Host memory follows what the guest touched (plus NPT tables), not its 256 MiB. */
 	uint64_t touched = loaded + g.pager.stats.zero_pages;
 	if (used > touched + 64)
-		test_fail(__FILE__, __LINE__, "%lu host pages used for %lu guest pages touched", used,
-			  touched);
+		test_fail(__FILE__, __LINE__, "%lu host pages used for %lu guest pages touched",
+			  used, touched);
 	guest_destroy(&g);
 	CHECK_EQ(pages_free_count(), before);
 }
@@ -185,10 +191,12 @@ KTEST(pager, partial_and_bss)
 			for (uint64_t off = 0; off < PAGE_SIZE; off += sizeof(actual)) {
 				CHECK_EQ(vm_read_gpa(g.vm, gpa + off, actual, sizeof(actual)), 0);
 				if (memcmp(actual, expect_page + off, sizeof(actual)) != 0)
-					test_fail(__FILE__, __LINE__,
-						  "guest page 0x%lx differs from the ELF file near +0x%lx "
-						  "(segment %d: offset 0x%lx filesz 0x%lx memsz 0x%lx)",
-						  gpa, off, i, ph->p_offset, ph->p_filesz, ph->p_memsz);
+					test_fail(
+					    __FILE__, __LINE__,
+					    "guest page 0x%lx differs from the ELF file near "
+					    "+0x%lx "
+					    "(segment %d: offset 0x%lx filesz 0x%lx memsz 0x%lx)",
+					    gpa, off, i, ph->p_offset, ph->p_filesz, ph->p_memsz);
 			}
 			uint64_t file_end = ph->p_paddr + ph->p_filesz;
 			if (file_end > gpa && file_end < gpa + PAGE_SIZE)
@@ -223,13 +231,15 @@ KTEST(pager, stress)
 		uint64_t pages, loaded, reloaded;
 		count_pages(&pages, &loaded, &reloaded);
 		if (reloaded)
-			test_fail(__FILE__, __LINE__, "round %d: %lu pages were loaded more than once",
-				  round, reloaded);
+			test_fail(__FILE__, __LINE__,
+				  "round %d: %lu pages were loaded more than once", round,
+				  reloaded);
 		CHECK_EQ(g.pager.stats.image_pages, loaded);
 		concurrent += g.pager.stats.already_mapped;
 		faults += g.pager.stats.faults;
-		printk("pager.stress round %d: %lu faults, %lu pages loaded of %lu, %lu concurrent\n",
-		       round, g.pager.stats.faults, loaded, pages, g.pager.stats.already_mapped);
+		printk(
+		    "pager.stress round %d: %lu faults, %lu pages loaded of %lu, %lu concurrent\n",
+		    round, g.pager.stats.faults, loaded, pages, g.pager.stats.already_mapped);
 		guest_destroy(&g);
 		size_t after = pages_free_count();
 		if (after != before)

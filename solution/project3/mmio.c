@@ -1,8 +1,8 @@
 /*
  * Project 3, part 2: the MMIO printer — REFERENCE SOLUTION (not for students).
  */
-#include "mm.h"
 #include "mmio.h"
+#include "mm.h"
 #include "printk.h"
 #include "vm.h"
 

@@ -2,8 +2,8 @@
  * Project 3, part 1: the nested page table. REFERENCE SOLUTION.
  * The interface and its rules are in project3/npt.h.
  */
-#include "mm.h"
 #include "npt.h"
+#include "mm.h"
 
 bool npte_present(npte_t e)
 {

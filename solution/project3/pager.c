@@ -1,9 +1,9 @@
 /*
  * Project 3, part 3: the lazy pager — REFERENCE SOLUTION (not for students).
  */
+#include "pager.h"
 #include "mm.h"
 #include "npt.h"
-#include "pager.h"
 #include "printk.h"
 #include "vm.h"
 
@@ -27,8 +27,8 @@ int pager_load_phdr(struct pager *p, struct vm *vm, const struct elf_phdr *ph)
 	uint64_t file_end = ph->p_paddr + ph->p_filesz; /* past this: bss */
 
 	for (uint64_t page = ALIGN_DOWN(start, PAGE_SIZE); page < end; page += PAGE_SIZE) {
-		uint64_t lo = MAX(page, start);			 /* first segment byte in the page */
-		uint64_t hi = MIN(page + PAGE_SIZE, file_end);	 /* end of its file bytes */
+		uint64_t lo = MAX(page, start);		       /* first segment byte in the page */
+		uint64_t hi = MIN(page + PAGE_SIZE, file_end); /* end of its file bytes */
 		uint32_t len = hi > lo ? hi - lo : 0;
 		int err = pager_add_loader(p, page, ph->p_offset + (lo - start), lo - page, len);
 		if (err)
