@@ -160,6 +160,11 @@ tools-ok:
 	@test -d /usr/lib/grub/i386-pc || { echo "missing GRUB BIOS files: sudo apt-get install grub-pc-bin"; exit 1; }
 	@$(PYTHON) -c 'import pytest' 2>/dev/null || { echo "missing pytest for $(PYTHON): sudo apt-get install python3-pytest"; exit 1; }
 
+# Reformat the C sources with .clang-format (make check tests that they are).
+format:
+	clang-format -i --style=file $(shell find keos kev project3 guests tools \
+		$(wildcard solution) -name '*.[ch]')
+
 # The student's tree: no solution/, no mutants; checked (tools/mkhandout.sh).
 HANDOUT ?= build/handout
 handout:
@@ -169,6 +174,6 @@ handout:
 clean:
 	rm -rf build
 
-.PHONY: all run run-gdb gdb check grade clean tools-ok handout
+.PHONY: all run run-gdb gdb check grade clean tools-ok handout format
 .DELETE_ON_ERROR:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
