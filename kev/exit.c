@@ -267,12 +267,18 @@ static bool handle_ioio(struct vcpu *vcpu)
 
 static bool emulate_mmio(struct vcpu *vcpu, struct mmio_region *m, uint64_t gpa)
 {
-	uint8_t code[15];
-	size_t avail = 0;
-	/* Fetch what we can of the instruction; it may end right before an unmapped page. */
-	while (avail < sizeof(code) &&
-	       vcpu_read_gva(vcpu, vcpu->exit.rip + avail, &code[avail], 1) == 0)
-		avail++;
+	uint8_t code[INSN_MAX_LEN];
+	/*
+	 * Fetch the instruction's page piece, then the rest from the next page if
+	 * that page is mapped: an instruction may end right before an unmapped one.
+	 */
+	uint64_t rip = vcpu->exit.rip;
+	size_t avail = MIN(sizeof(code), PAGE_SIZE - rip % PAGE_SIZE);
+	if (vcpu_read_gva(vcpu, rip, code, avail) != 0)
+		avail = 0;
+	else if (avail < sizeof(code) &&
+		 vcpu_read_gva(vcpu, rip + avail, code + avail, sizeof(code) - avail) == 0)
+		avail = sizeof(code);
 	struct insn_mmio insn;
 	const char *why = NULL;
 	if (insn_decode_mmio(code, avail, &insn, &why) != 0) {
