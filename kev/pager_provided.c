@@ -17,40 +17,17 @@ void pager_init(struct pager *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/*
- * Loaders live in whole pages chained through their first word, not on the
- * heap: a guest image can need thousands, and giving the pages back on
- * destroy lets the tests check that a VM leaves no page behind.
- */
-struct loader_page {
-	struct loader_page *next;
-	struct page_loader loaders[(PAGE_SIZE - 8) / sizeof(struct page_loader)];
-};
-
-static struct page_loader *new_loader(struct pager *p)
-{
-	struct loader_page *lp = p->loader_pages;
-	if (!lp || p->loader_pages_used == ARRAY_SIZE(lp->loaders)) {
-		struct loader_page *fresh = page_alloc();
-		if (!fresh)
-			return NULL;
-		fresh->next = lp;
-		p->loader_pages = lp = fresh;
-		p->loader_pages_used = 0;
-	}
-	return &lp->loaders[p->loader_pages_used++];
-}
-
 void pager_destroy(struct pager *p)
 {
-	struct loader_page *lp = p->loader_pages;
-	while (lp) {
-		struct loader_page *next = lp->next;
-		page_free(lp);
-		lp = next;
+	for (int b = 0; b < PAGER_BUCKETS; b++) {
+		struct page_loader *l = p->buckets[b];
+		while (l) {
+			struct page_loader *next = l->next;
+			kfree(l);
+			l = next;
+		}
+		p->buckets[b] = NULL;
 	}
-	p->loader_pages = NULL;
-	memset(p->buckets, 0, sizeof(p->buckets));
 	if (p->elf.file)
 		fs_close(p->elf.file);
 	p->elf.file = NULL;
@@ -62,7 +39,7 @@ int pager_add_loader(struct pager *p, uint64_t gpa, uint64_t file_off, uint32_t 
 	if (gpa % PAGE_SIZE || page_off + (uint64_t)file_len > PAGE_SIZE)
 		panic("pager_add_loader: gpa 0x%lx page_off %u file_len %u do not fit one page",
 		      gpa, page_off, file_len);
-	struct page_loader *l = new_loader(p);
+	struct page_loader *l = kzalloc(sizeof(*l));
 	if (!l)
 		return -NPT_ENOMEM;
 	*l = (struct page_loader){

@@ -54,8 +54,6 @@ struct pager {
 	struct elf_image elf;
 	struct page_loader *buckets[PAGER_BUCKETS];
 	uint64_t nloaders;
-	void *loader_pages; /* whole pages the loaders live in (freed by pager_destroy) */
-	uint64_t loader_pages_used;
 	struct pager_stats stats;
 };
 

@@ -239,21 +239,15 @@ KTEST(kev, elf_malformed)
 	static struct guest g;
 	char err[160];
 	kev_require_svm();
-	/* Twice: the first pass settles the heap (an open file takes a heap chunk). */
-	size_t before = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		before = pages_free_count();
-		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-			err[0] = '\0';
-			if (guest_create(&g, bad[i].file, 1, err, sizeof(err)) == 0)
-				test_fail(__FILE__, __LINE__, "%s was accepted", bad[i].file);
-			if (!str_contains(err, bad[i].reason))
-				test_fail(__FILE__, __LINE__,
-					  "%s refused with \"%s\", expected \"%s\"", bad[i].file,
-					  err, bad[i].reason);
-			if (pass == 1)
-				printk("kev: %s refused: %s\n", bad[i].file, err);
-		}
+	size_t before = pages_free_count();
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		err[0] = '\0';
+		if (guest_create(&g, bad[i].file, 1, err, sizeof(err)) == 0)
+			test_fail(__FILE__, __LINE__, "%s was accepted", bad[i].file);
+		if (!str_contains(err, bad[i].reason))
+			test_fail(__FILE__, __LINE__, "%s refused with \"%s\", expected \"%s\"",
+				  bad[i].file, err, bad[i].reason);
+		printk("kev: %s refused: %s\n", bad[i].file, err);
 	}
 	CHECK_EQ(pages_free_count(), before);
 }

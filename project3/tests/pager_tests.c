@@ -12,19 +12,6 @@ static char err[160];
 
 /* ---- helpers ---- */
 
-/*
- * The pages in use now, after one create/destroy cycle: the kernel heap keeps
- * the pages it carved for small objects (an open file, say), so the first
- * cycle in a boot may hold a page or two for good. Leak checks start here.
- */
-static void create(const char *image, int nvcpus);
-static size_t settled_free_pages(const char *image)
-{
-	create(image, 1);
-	guest_destroy(&g);
-	return pages_free_count();
-}
-
 static void create(const char *image, int nvcpus)
 {
 	kev_require_svm();
@@ -93,7 +80,7 @@ KTEST(pager, entry_point)
 
 KTEST(pager, boot_keos)
 {
-	size_t before = settled_free_pages("keos.elf");
+	size_t before = pages_free_count();
 	create("keos.elf", 1);
 	uint64_t t0 = uptime_us();
 	vm_run(g.vm);
@@ -114,7 +101,7 @@ KTEST(pager, boot_keos)
 
 KTEST(pager, lazy)
 {
-	size_t before = settled_free_pages("keos.elf");
+	size_t before = pages_free_count();
 	create("keos.elf", 1);
 	/* Only the headers may have been read; no image page is mapped yet. */
 	CHECK_EQ(g.pager.stats.bytes_read, 0);
@@ -178,7 +165,7 @@ static void expected_content(uint64_t gpa)
 
 KTEST(pager, partial_and_bss)
 {
-	size_t before = settled_free_pages("keos.elf");
+	size_t before = pages_free_count();
 	create("keos.elf", 1);
 	uint64_t checked = 0, partial = 0;
 	for (int i = 0; i < g.pager.elf.nphdrs; i++) {
@@ -222,7 +209,6 @@ KTEST(pager, stress)
 	enum { ROUNDS = 5 };
 	int nvcpus = ncpu >= 4 ? ncpu : 4;
 	uint64_t concurrent = 0, faults = 0;
-	settled_free_pages("stress.elf");
 	for (int round = 0; round < ROUNDS; round++) {
 		size_t before = pages_free_count();
 		create("stress.elf", nvcpus);
