@@ -39,3 +39,4 @@ size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 char *strncpy(char *d, const char *s, size_t n);
+char *strstr(const char *hay, const char *needle);

@@ -67,3 +67,12 @@ char *strncpy(char *d, const char *s, size_t n)
 		d[i] = '\0';
 	return d;
 }
+
+char *strstr(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	for (; *hay; hay++)
+		if (strncmp(hay, needle, n) == 0)
+			return (char *)hay;
+	return n == 0 ? (char *)hay : NULL;
+}

@@ -5,15 +5,6 @@
 #include "mm.h"
 #include "printk.h"
 
-bool str_contains(const char *hay, const char *needle)
-{
-	size_t n = strlen(needle);
-	for (; *hay; hay++)
-		if (strncmp(hay, needle, n) == 0)
-			return true;
-	return false;
-}
-
 static int setup_vm(struct vm *vm, const uint8_t *code, const uint8_t *end, bool long_mode)
 {
 	if (vm_alloc_ram(vm, 0, RAWGUEST_RAM) != 0 ||

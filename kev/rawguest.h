@@ -30,5 +30,3 @@ typedef void (*rawguest_setup_fn)(struct vm *vm, void *arg);
 /* Run code [code, end) in a fresh VM, then destroy it. 0, or -1 if the VM could not be set up. */
 int rawguest_run(const uint8_t *code, const uint8_t *end, int nvcpus, bool long_mode,
 		 rawguest_setup_fn setup, void *arg, struct rawguest_result *out);
-
-bool str_contains(const char *hay, const char *needle);

@@ -36,7 +36,7 @@ static void run(const uint8_t *code, const uint8_t *end, uint64_t want_exit)
 KTEST(mmio, print)
 {
 	RUN(print, 0);
-	if (!str_contains(r.console, "Hello mmio!\n"))
+	if (!strstr(r.console, "Hello mmio!\n"))
 		test_fail(__FILE__, __LINE__, "the console shows \"%s\", not \"Hello mmio!\"",
 			  r.console);
 	CHECK_EQ(printer.printed, 1);
@@ -45,8 +45,8 @@ KTEST(mmio, print)
 KTEST(mmio, invalid_size)
 {
 	RUN(invalid_size, 0x600D);
-	CHECK(!str_contains(r.console, "IGNORED"));
-	CHECK(str_contains(r.console, "Valid print after ignored ones\n"));
+	CHECK(!strstr(r.console, "IGNORED"));
+	CHECK(strstr(r.console, "Valid print after ignored ones\n"));
 	CHECK_EQ(printer.printed, 1);
 }
 
