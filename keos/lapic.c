@@ -156,8 +156,3 @@ void lapic_send_init_sipi(uint8_t vector_page)
 		delay_us(200);
 	}
 }
-
-void lapic_send_ipi(uint32_t apic_id, uint8_t vector)
-{
-	icr_send(apic_id << 24, 0x4000 | vector);
-}

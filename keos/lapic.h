@@ -1,4 +1,4 @@
-/* The local APIC: timer, end-of-interrupt, and inter-processor interrupts. */
+/* The local APIC: timer, end-of-interrupt, and the IPIs that start the other CPUs. */
 #pragma once
 #include "types.h"
 
@@ -7,4 +7,3 @@ void lapic_calibrate(void); /* once, on the boot CPU, against the PIT */
 void lapic_eoi(void);
 uint32_t lapic_id(void);
 void lapic_send_init_sipi(uint8_t vector_page); /* to all other CPUs */
-void lapic_send_ipi(uint32_t apic_id, uint8_t vector);

@@ -189,7 +189,7 @@ struct thread *thread_create(const char *name, thread_fn fn, void *arg, int cpu)
 	return t;
 }
 
-void wait_for_interrupt(void)
+static void wait_for_interrupt(void)
 {
 	/* sti;hlt is atomic: an interrupt arriving between them still wakes the hlt. */
 	asm volatile("sti; hlt" ::: "memory");

@@ -29,5 +29,4 @@ uint64_t uptime_us(void);
 /* Used by the boot code and the timer interrupt, not by ordinary threads. */
 void thread_init_cpu(void); /* make the running boot context this CPU's idle thread */
 __noreturn void thread_idle_loop(void);
-void thread_preempt(void);     /* from the timer interrupt: round-robin */
-void wait_for_interrupt(void); /* halt until the next interrupt (interrupts on) */
+void thread_preempt(void); /* from the timer interrupt: round-robin */
