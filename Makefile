@@ -5,6 +5,9 @@
 #   make run-gdb      boot paused, waiting for gdb;  make gdb  attaches gdb
 #   make check        the project's whole test suite (host tests + kernel tests)
 #   make grade        Project 3's score
+#   make format       reformat the C sources (.clang-format)
+#   make handout      export the student tree (no solution/) to build/handout
+#   SOLUTION=1        with any of these: use the reference solution (TAs only)
 #
 # Everything runs under QEMU's software emulation (TCG), never KVM: see README.md.
 
@@ -100,9 +103,11 @@ $(D)/rootfs/big.bin: $(D)/tools/mkrootfs
 
 # Damaged copies of the guest KeOS, one flaw each: kev must refuse them all.
 BAD_ELFS := $(patsubst %,$(D)/rootfs/bad-%.elf,magic truncated phoff offset filesz paddr machine)
-$(BAD_ELFS) &: $(D)/tools/mkbadelf $(D)/guests/keos.elf
+$(BAD_ELFS): $(D)/rootfs/bad-elfs.stamp ;
+$(D)/rootfs/bad-elfs.stamp: $(D)/tools/mkbadelf $(D)/guests/keos.elf
 	@mkdir -p $(D)/rootfs
 	$(D)/tools/mkbadelf $(D)/guests/keos.elf $(D)/rootfs
+	@touch $@
 
 DISK_FILES := $(ROOTFS_FILES) $(D)/rootfs/big.bin $(GUEST_ELFS) $(BAD_ELFS)
 
@@ -159,6 +164,7 @@ tools-ok:
 	done
 	@test -d /usr/lib/grub/i386-pc || { echo "missing GRUB BIOS files: sudo apt-get install grub-pc-bin"; exit 1; }
 	@$(PYTHON) -c 'import pytest' 2>/dev/null || { echo "missing pytest for $(PYTHON): sudo apt-get install python3-pytest"; exit 1; }
+	@$(PYTHON) -c 'import xdist' 2>/dev/null || { echo "missing pytest-xdist for $(PYTHON): sudo apt-get install python3-pytest-xdist"; exit 1; }
 
 # Reformat the C sources with .clang-format (make check tests that they are).
 format:
