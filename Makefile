@@ -11,6 +11,7 @@
 #
 # Everything runs under QEMU's software emulation (TCG), never KVM: see README.md.
 
+.DEFAULT_GOAL := all
 SMP ?= 4
 MEM ?= 512M
 # The main job: boot the guest KeOS through the lazy pager. TEST='npt.*' etc. picks others.
@@ -21,27 +22,120 @@ Q := $(if $(V),,@)
 # A per-user gdb port, so that two students on one machine do not collide.
 GDBPORT ?= $(shell expr `id -u` % 5000 + 25000)
 
+# ---- the toolchain: the one place that knows compilers ----
+#
+#   TOOLCHAIN=gnu        gcc, ld, nm (native on x86-64 Linux; with CROSS=, a cross toolchain)
+#   TOOLCHAIN=llvm       clang --target=x86_64-unknown-none-elf, ld.lld, llvm-nm
+#   CROSS=x86_64-elf-    a GNU cross toolchain (Homebrew's x86_64-elf-gcc, Debian's
+#                        gcc-x86-64-linux-gnu on arm64): TOOLCHAIN=gnu with that prefix
+#   nothing              the first of those that works here, named in one line
+#
+# Each toolchain given by name builds into its own directory (build/llvm, build/gnu,
+# build/cross-PREFIX); the one picked automatically into build/.
+
+have = $(shell command -v $(1) >/dev/null 2>&1 && echo yes)
+HOST_OS := $(shell uname -s)
+HOST_ARCH := $(shell uname -m)
+
+ifdef CROSS
+TOOLCHAIN ?= gnu
+endif
+ifdef TOOLCHAIN
+OUT := build/$(if $(CROSS),cross-$(CROSS:%-=%),$(TOOLCHAIN))
+else
+OUT := build
+ifeq ($(HOST_OS)-$(HOST_ARCH)$(call have,gcc)$(call have,ld),Linux-x86_64yesyes)
+TOOLCHAIN := gnu
+TC_WHY := native gcc and ld on x86-64 Linux
+else ifeq ($(call have,clang)$(call have,ld.lld)$(call have,llvm-nm),yesyesyes)
+TOOLCHAIN := llvm
+TC_WHY := clang, ld.lld and llvm-nm
+else ifeq ($(call have,x86_64-elf-gcc),yes)
+TOOLCHAIN := gnu
+CROSS := x86_64-elf-
+TC_WHY := the x86_64-elf- cross toolchain
+else ifeq ($(call have,x86_64-linux-gnu-gcc),yes)
+TOOLCHAIN := gnu
+CROSS := x86_64-linux-gnu-
+TC_WHY := the x86_64-linux-gnu- cross toolchain
+else
+TOOLCHAIN := none
+endif
+ifeq ($(MAKELEVEL),0)
+ifneq ($(TOOLCHAIN),none)
+$(info toolchain: $(TOOLCHAIN), $(TC_WHY) (TOOLCHAIN=gnu|llvm or CROSS=prefix- to choose))
+endif
+endif
+endif
+
+ifeq ($(TOOLCHAIN),gnu)
+CC := $(CROSS)gcc
+LD := $(CROSS)ld
+NM := $(CROSS)nm
+# binutils >= 2.39 warns about the boot code's RWX segment; older ones lack the flag.
+LD_NOWARN := $(if $(shell $(LD) --help 2>/dev/null | grep no-warn-rwx-segments),--no-warn-rwx-segments)
+# Keep .ktests entries, and so the test runs, in source order (clang does so by itself).
+CC_ORDER := -fno-toplevel-reorder
+else ifeq ($(TOOLCHAIN),llvm)
+CC := clang --target=x86_64-unknown-none-elf
+LD := ld.lld
+NM := llvm-nm
+LD_NOWARN :=
+CC_ORDER :=
+else ifneq ($(TOOLCHAIN),none)
+$(error TOOLCHAIN=$(TOOLCHAIN): use TOOLCHAIN=gnu, TOOLCHAIN=llvm or CROSS=x86_64-elf-)
+endif
+
+# No x86-64 compiler at all: one message naming this host's packages.
+ifeq ($(HOST_OS),Darwin)
+TC_PACKAGES := brew install llvm lld   (then put $$(brew --prefix llvm)/bin on PATH), or brew install x86_64-elf-gcc
+else ifneq ($(wildcard /etc/debian_version),)
+TC_PACKAGES := sudo apt-get install clang lld llvm$(if $(filter x86_64,$(HOST_ARCH)),   (or: build-essential))
+else ifneq ($(wildcard /etc/fedora-release),)
+TC_PACKAGES := sudo dnf install clang lld llvm
+else ifneq ($(wildcard /etc/arch-release),)
+TC_PACKAGES := sudo pacman -S clang lld llvm
+else
+TC_PACKAGES := install clang, lld and llvm (or an x86_64-elf- GNU cross toolchain)
+endif
+toolchain-ok:
+ifeq ($(TOOLCHAIN),none)
+	@echo "no x86-64 toolchain found (tried gcc+ld on x86-64 Linux, clang+ld.lld+llvm-nm," \
+		"x86_64-elf-gcc, x86_64-linux-gnu-gcc): $(TC_PACKAGES)"; exit 1
+else
+	@command -v $(firstword $(CC)) >/dev/null && command -v $(LD) >/dev/null && \
+		command -v $(NM) >/dev/null || { echo "TOOLCHAIN=$(TOOLCHAIN): $(firstword $(CC))," \
+		"$(LD) or $(NM) is missing: $(TC_PACKAGES)"; exit 1; }
+endif
+
+# Objects depend on this file, rewritten only when the toolchain changes: build/ is
+# rebuilt, not mixed, when the automatic choice differs from the last one.
+TC_STAMP := $(OUT)/toolchain.id
+ifneq ($(TOOLCHAIN),none)
+$(shell mkdir -p $(OUT) && { [ "`cat $(TC_STAMP) 2>/dev/null`" = "$(TOOLCHAIN) $(CC) $(LD)" ] || \
+	echo "$(TOOLCHAIN) $(CC) $(LD)" > $(TC_STAMP); })
+endif
+
 # SOLUTION=1 builds the reference solution (solution/project3/*.c in place of
 # the student's project3/*.c) into its own directory. Students do not get it.
 ifdef SOLUTION
 ifeq ($(wildcard solution/project3),)
 $(error SOLUTION=1: there is no solution/ here (the student handout does not have one))
 endif
-B := build/solution
+B := $(OUT)/solution
 else
-B := build
+B := $(OUT)
 endif
-D := build
-CC := gcc
-LD := ld
+# The disk image, the guests and the host tools: shared by the student and solution builds.
+D := $(OUT)
 
 # ---- the kernel (keos + kev + project3) ----
 
 KCFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -ffreestanding -fno-pic -fno-pie \
 	-mno-red-zone -mcmodel=kernel -mno-sse -mno-sse2 -mno-mmx -mno-avx \
 	-fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
-	-fno-asynchronous-unwind-tables -fno-toplevel-reorder -Ikeos -Ikev -Iproject3 -MMD -MP
-KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T keos/linker.ld
+	-fno-asynchronous-unwind-tables $(CC_ORDER) -Ikeos -Ikev -Iproject3 -MMD -MP
+KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack $(LD_NOWARN) -T keos/linker.ld
 
 P3_SRCS := $(wildcard project3/*.c)
 ifdef SOLUTION
@@ -53,12 +147,12 @@ KERNEL_OBJS := $(patsubst %,$(B)/%.o,$(KERNEL_SRCS))
 
 all: $(B)/keos.iso $(D)/disk.img
 
-$(B)/%.c.o: %.c | tools-ok
+$(B)/%.c.o: %.c $(TC_STAMP) | tools-ok
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
-$(B)/%.S.o: %.S | tools-ok
+$(B)/%.S.o: %.S $(TC_STAMP) | tools-ok
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
 	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
@@ -67,10 +161,10 @@ $(B)/%.S.o: %.S | tools-ok
 # (tools/mksyms.sh). It sits after everything else, so no function moves.
 $(B)/kernel.elf: $(KERNEL_OBJS) keos/linker.ld tools/mksyms.sh
 	@echo "  LD      $@"
-	$(Q)tools/mksyms.sh > $(B)/ksyms0.S
+	$(Q)NM='$(NM)' tools/mksyms.sh > $(B)/ksyms0.S
 	$(Q)$(CC) $(KCFLAGS) -c $(B)/ksyms0.S -o $(B)/ksyms0.o
 	$(Q)$(LD) $(KLDFLAGS) -o $(B)/kernel.tmp $(KERNEL_OBJS) $(B)/ksyms0.o
-	$(Q)tools/mksyms.sh $(B)/kernel.tmp > $(B)/ksyms.S
+	$(Q)NM='$(NM)' tools/mksyms.sh $(B)/kernel.tmp > $(B)/ksyms.S
 	$(Q)$(CC) $(KCFLAGS) -c $(B)/ksyms.S -o $(B)/ksyms.o
 	$(Q)$(LD) $(KLDFLAGS) -o $@ $(KERNEL_OBJS) $(B)/ksyms.o
 
@@ -84,12 +178,17 @@ $(B)/keos.iso: $(B)/kernel.elf keos/grub.cfg
 
 # ---- host tools and the disk image ----
 
-HOSTCFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g
+include tools/host.mk
 
-# Host tools and the disk image are the same for both builds: always in build/.
+# Host tools and the disk image are the same for the student and solution builds.
 $(D)/tools/%: tools/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HOSTCFLAGS) $< -o $@
+	$(HOSTCC) $(HOSTCFLAGS) $< -o $@
+
+# The instruction decoder's host test driver (grader/test_insn.py).
+build/host/insn_driver: grader/host/insn_driver.c kev/insn.c kev/insn.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(HOSTCFLAGS) $(HOST_SANITIZE) -O1 -Ikeos -Ikev -o $@ $(filter %.c,$^)
 
 ROOTFS_FILES := $(sort $(filter-out rootfs/README.md,$(wildcard rootfs/*)))
 
@@ -156,7 +255,7 @@ check: all
 # ---- prerequisites ----
 
 # Say which Debian package is missing instead of failing obscurely.
-tools-ok:
+tools-ok: toolchain-ok
 	@for p in grub-mkrescue:grub-common xorriso:xorriso mformat:mtools \
 		qemu-system-x86_64:qemu-system-x86; do \
 		cmd=$${p%%:*}; pkg=$${p##*:}; \
@@ -180,6 +279,7 @@ handout:
 clean:
 	rm -rf build
 
-.PHONY: all run run-gdb gdb check grade clean tools-ok handout format
+.PHONY: all run run-gdb gdb check grade clean tools-ok toolchain-ok handout format
 .DELETE_ON_ERROR:
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# Dependency files named from the object lists, the guests' too (whichever B this is).
+-include $(KERNEL_OBJS:.o=.d) $(GUEST_OBJS:.o=.d)

@@ -11,7 +11,8 @@ if [ -z "$1" ]; then
 	echo 'ksyms:'
 	exit 0
 fi
-nm -n --defined-only "$1" | awk '
+${NM:-nm} -n --defined-only "$1" | awk '
+	BEGIN { n = 0 }
 	$2 ~ /^[tTwW]$/ { addr[n] = $1; name[n] = $3; n++ }
 	END {
 		printf "ksyms_count: .quad %d\n", n

@@ -1,0 +1,10 @@
+# tools/host.mk: the one definition of how programs for the machine we build ON are
+# compiled (tools/*.c, grader/host/*). Included by the Makefile and grader/host/npt.mk.
+# The kernel's own compiler is chosen separately (TOOLCHAIN, CROSS in the Makefile).
+
+HOSTCC ?= cc
+HOSTCFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g
+# AddressSanitizer and UBSan where this compiler has them (empty where it does not).
+HOST_SANITIZE := $(shell echo 'int main(void) { return 0; }' | \
+	$(HOSTCC) -x c -fsanitize=address,undefined -o /dev/null - >/dev/null 2>&1 && \
+	echo -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
