@@ -13,13 +13,6 @@ set print pretty on
 # The kernel runs in long mode, gdb's default here. The 32-bit entry code (keos/boot.S,
 # and a guest before it turns on long mode) reads right only after `set architecture i386`.
 
-shell test -f build/kernel.elf
-if $_shell_exitcode == 0
-	file build/kernel.elf
-else
-	echo .gdbinit: no build/kernel.elf here: run `make` first, from the top of the repository.\n
-end
-
 # ---- helpers ----
 
 define vmcb
@@ -81,14 +74,15 @@ document vcpu-exit
 vcpu-exit VCPU: the last exit of a vCPU (struct vcpu *) as the exit handlers see it.
 end
 
-# ---- connect: last, because a failed `target remote` ends this file ----
+# ---- symbols and connect: last, because a failed `target remote` ends this file ----
 
-# `make run-gdb` writes this file: "target remote localhost:PORT", PORT being your own
-# (GDBPORT in the Makefile), so that two users of one machine do not meet.
-shell test -f build/gdb-connect.gdb
+# `make run-gdb` and `make gdb` write this file: "file <the build's kernel.elf>" and
+# "target remote localhost:PORT", PORT being your own (GDBPORT in the Makefile), so that
+# gdb follows SOLUTION=1 and TOOLCHAIN=, and two users of one machine do not meet.
+shell test -f build/gdb-session.gdb
 if $_shell_exitcode == 0
-	source build/gdb-connect.gdb
+	source build/gdb-session.gdb
 else
-	echo .gdbinit: no build/gdb-connect.gdb: start QEMU first with `make run-gdb` (in another\n
-	echo .gdbinit: terminal), then `source build/gdb-connect.gdb` or `make gdb` again.\n
+	echo .gdbinit: no build/gdb-session.gdb: start QEMU first with `make run-gdb` (in another\n
+	echo .gdbinit: terminal), then `make gdb`, from the top of the repository.\n
 end

@@ -1,19 +1,20 @@
 # KeOS + KeV, Project 3 — the one Makefile.
 #
-#   make              build the kernel ISO and the disk image
+#   make              build the kernel (build/kernel.elf) and the disk image
 #   make run          boot it in QEMU (TEST=name or TEST='group.*' picks tests)
+#   make iso          the GRUB ISO (build/keos.iso); BOOT=iso boots it everywhere
 #   make run-gdb      boot paused, waiting for gdb;  make gdb  attaches gdb
 #   make check        the project's whole test suite (host tests + kernel tests)
 #   make grade        Project 3's score
 #   make format       reformat the C sources (.clang-format)
 #   make handout      export the student tree (no solution/) to build/handout
 #   SOLUTION=1        with any of these: use the reference solution (TAs only)
+#   TOOLCHAIN=llvm    clang and ld.lld instead of gcc and ld (see below); CROSS=prefix-
 #
 # Everything runs under QEMU's software emulation (TCG), never KVM: see README.md.
 
 .DEFAULT_GOAL := all
-SMP ?= 4
-MEM ?= 512M
+# SMP=n: vCPUs for make run (default: grader/harness/qemu.py's SMP).
 # The main job: boot the guest KeOS through the lazy pager. TEST='npt.*' etc. picks others.
 TEST ?= pager.boot_keos
 PYTHON ?= /usr/bin/python3
@@ -42,6 +43,8 @@ TOOLCHAIN ?= gnu
 endif
 ifdef TOOLCHAIN
 OUT := build/$(if $(CROSS),cross-$(CROSS:%-=%),$(TOOLCHAIN))
+# For the harness when it runs make itself (grader/harness/plugin.py).
+TC_VARS := TOOLCHAIN=$(TOOLCHAIN)$(if $(CROSS), CROSS=$(CROSS))
 else
 OUT := build
 ifeq ($(HOST_OS)-$(HOST_ARCH)$(call have,gcc)$(call have,ld),Linux-x86_64yesyes)
@@ -145,7 +148,20 @@ KERNEL_SRCS := $(wildcard keos/*.c keos/*.S keos/tests/*.c kev/*.c kev/*.S kev/t
 	kev/tests/*.S project3/tests/*.c project3/tests/*.S) $(P3_SRCS)
 KERNEL_OBJS := $(patsubst %,$(B)/%.o,$(KERNEL_SRCS))
 
-all: $(B)/keos.iso $(D)/disk.img
+# BOOT=direct (the default): QEMU loads build/kernel.elf itself (-kernel, multiboot1).
+# BOOT=iso: SeaBIOS and GRUB boot build/keos.iso (multiboot2), as on a real PC.
+BOOT ?= direct
+ifeq ($(BOOT),direct)
+IMAGE := $(B)/kernel.elf
+else ifeq ($(BOOT),iso)
+IMAGE := $(B)/keos.iso
+else
+$(error BOOT=$(BOOT): use BOOT=direct (the default) or BOOT=iso)
+endif
+
+all: $(IMAGE) $(D)/disk.img
+
+iso: $(B)/keos.iso
 
 $(B)/%.c.o: %.c $(TC_STAMP) | tools-ok
 	@mkdir -p $(dir $@)
@@ -168,7 +184,7 @@ $(B)/kernel.elf: $(KERNEL_OBJS) keos/linker.ld tools/mksyms.sh
 	$(Q)$(CC) $(KCFLAGS) -c $(B)/ksyms.S -o $(B)/ksyms.o
 	$(Q)$(LD) $(KLDFLAGS) -o $@ $(KERNEL_OBJS) $(B)/ksyms.o
 
-$(B)/keos.iso: $(B)/kernel.elf keos/grub.cfg
+$(B)/keos.iso: $(B)/kernel.elf keos/grub.cfg | iso-tools-ok
 	@mkdir -p $(B)/iso/boot/grub
 	@echo "  ISO     $@"
 	$(Q)cp $(B)/kernel.elf $(B)/iso/boot/keos.elf
@@ -213,57 +229,70 @@ DISK_FILES := $(ROOTFS_FILES) $(D)/rootfs/big.bin $(GUEST_ELFS) $(BAD_ELFS)
 $(D)/disk.img: $(D)/tools/mkrootfs $(DISK_FILES)
 	$(D)/tools/mkrootfs $@ $(DISK_FILES)
 
-# ---- running ----
+# ---- running: grader/harness builds the QEMU command line (python3 -m harness) ----
 
-comma := ,
-QEMU := qemu-system-x86_64
-QEMU_ARGS := -cpu qemu64,+svm,+npt -smp $(SMP) -accel tcg,thread=multi -m $(MEM) \
-	-no-reboot -display none -monitor none \
-	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-	-boot d -cdrom $(B)/keos.iso \
-	-drive file=$(D)/disk.img,if=none,id=disk0,format=raw,readonly=on \
-	-device virtio-blk-pci,drive=disk0,disable-modern=on \
-	$(if $(TEST),-fw_cfg 'name=opt/keos/test$(comma)string=$(subst $(comma),$(comma)$(comma),$(TEST))')
+# What the harness must know about this build (grader/harness/qemu.py, plugin.py).
+KEOS_ENV := KEOS_BUILD=$(OUT) KEOS_BOOT=$(BOOT) KEOS_MAKE_VARS='$(TC_VARS)'
+HARNESS := PYTHONPATH=grader $(KEOS_ENV) $(PYTHON) -m harness \
+	--image $(IMAGE) --disk $(D)/disk.img $(if $(SMP),--smp $(SMP))
 
-# QEMU's exit status encodes the verdict (33 pass, 35 fail, 37 panic, 39 not
-# implemented); `make run` names it (tools/status.sh) but does not fail on it.
+# Prints the serial output, then the verdict; fails unless the verdict is PASS.
 run: all
-	@$(QEMU) $(QEMU_ARGS) -serial stdio; tools/status.sh $$?
+	@$(HARNESS) '$(TEST)'
+
+# gdb: `make gdb` (or plain gdb, through .gdbinit) loads build/gdb-session.gdb, which
+# names this build's kernel and port; run-gdb and gdb both write it.
+GDB_SESSION := build/gdb-session.gdb
+define write-gdb-session
+	@mkdir -p build
+	@printf 'file $(B)/kernel.elf\ntarget remote localhost:$(GDBPORT)\n' > $(GDB_SESSION)
+endef
 
 run-gdb: all
-	@echo "target remote localhost:$(GDBPORT)" > $(B)/gdb-connect.gdb
+	$(write-gdb-session)
 	@echo "QEMU is paused; in another terminal run: make gdb   (port $(GDBPORT))"
-	@$(QEMU) $(QEMU_ARGS) -serial stdio -S -gdb tcp:localhost:$(GDBPORT); tools/status.sh $$?
+	@$(HARNESS) --gdb $(GDBPORT) '$(TEST)'
 
 gdb:
+	@test -f $(B)/kernel.elf || { echo "no $(B)/kernel.elf: run make$(if $(SOLUTION), SOLUTION=1) first"; exit 1; }
+	$(write-gdb-session)
 	gdb -q -nx -x .gdbinit
 
 # ---- tests ----
 
-PYTEST := $(PYTHON) -m pytest -c grader/pytest.ini
+PYTEST := $(KEOS_ENV) $(PYTHON) -m pytest -c grader/pytest.ini
 
 # Project 3's score (SOLUTION=1 grades the reference).
 grade: all
-	$(PYTHON) grader/grade.py --iso $(B)/keos.iso
+	$(PYTHON) grader/grade.py --image $(IMAGE) --disk $(D)/disk.img
 
 # Everything: host tests, kernel tests on the student and reference builds,
-# the grader's own checks (mutants included).
+# the grader's own checks (mutants included), the reference graded in other
+# configurations (grader/test_configs.py).
 check: all
 	$(if $(wildcard solution/project3),$(MAKE) SOLUTION=1 all)
 	$(PYTEST) -n 2 grader
 
 # ---- prerequisites ----
 
-# Say which Debian package is missing instead of failing obscurely.
+# Say which package is missing instead of failing obscurely (names are Debian's;
+# tools/install-deps.sh knows the other hosts').
 tools-ok: toolchain-ok
-	@for p in grub-mkrescue:grub-common xorriso:xorriso mformat:mtools \
-		qemu-system-x86_64:qemu-system-x86; do \
-		cmd=$${p%%:*}; pkg=$${p##*:}; \
-		command -v $$cmd >/dev/null || { echo "missing $$cmd: sudo apt-get install $$pkg"; exit 1; }; \
-	done
-	@test -d /usr/lib/grub/i386-pc || { echo "missing GRUB BIOS files: sudo apt-get install grub-pc-bin"; exit 1; }
+	@command -v qemu-system-x86_64 >/dev/null || \
+		{ echo "missing qemu-system-x86_64: sudo apt-get install qemu-system-x86"; exit 1; }
 	@$(PYTHON) -c 'import pytest' 2>/dev/null || { echo "missing pytest for $(PYTHON): sudo apt-get install python3-pytest"; exit 1; }
 	@$(PYTHON) -c 'import xdist' 2>/dev/null || { echo "missing pytest-xdist for $(PYTHON): sudo apt-get install python3-pytest-xdist"; exit 1; }
+
+# Only the ISO needs GRUB, and GRUB's BIOS files exist for x86 hosts only.
+iso-tools-ok:
+	@for p in grub-mkrescue:grub-common xorriso:xorriso mformat:mtools; do \
+		cmd=$${p%%:*}; pkg=$${p##*:}; \
+		command -v $$cmd >/dev/null || { echo "BOOT=iso / make iso: missing $$cmd:" \
+			"sudo apt-get install $$pkg (or use the direct boot, BOOT=direct)"; exit 1; }; \
+	done
+	@test -d /usr/lib/grub/i386-pc || { echo "BOOT=iso / make iso: GRUB's BIOS files are" \
+		"missing: sudo apt-get install grub-pc-bin (packaged for x86 hosts only; elsewhere" \
+		"use the direct boot, BOOT=direct, the default)"; exit 1; }
 
 # Reformat the C sources with .clang-format (make check tests that they are).
 format:
@@ -279,7 +308,8 @@ handout:
 clean:
 	rm -rf build
 
-.PHONY: all run run-gdb gdb check grade clean tools-ok toolchain-ok handout format
+.PHONY: all iso run run-gdb gdb check grade clean tools-ok toolchain-ok iso-tools-ok handout \
+	format
 .DELETE_ON_ERROR:
 # Dependency files named from the object lists, the guests' too (whichever B this is).
 -include $(KERNEL_OBJS:.o=.d) $(GUEST_OBJS:.o=.d)

@@ -1,14 +1,14 @@
 #!/usr/bin/python3
 """Grade Project 3: run every test of grader/rubric.toml in its own QEMU and add up the points.
 
-    make grade                                   # the student's build/keos.iso
-    grader/grade.py --iso build/solution/keos.iso --expect-score 100
+    make grade                                   # the student's build/kernel.elf
+    grader/grade.py --image build/solution/kernel.elf --expect-score 100
     grader/grade.py --only 'pager.*' -j 1 --json out.json
 
 One line per test (verdict, points earned/possible, seconds, why it did not pass), then
 `Score: N/100` and the wall time. The exit status is 0 whenever grading completed, whatever
 the score (a score is a result, not an error); with --expect-score N it is 1 if the score
-differs. 2: grading could not run (no ISO, no QEMU, a broken rubric).
+differs. 2: grading could not run (no kernel image, no QEMU, a broken rubric).
 """
 
 import argparse
@@ -31,8 +31,10 @@ LOG_DIR = qemu.LOG_DIR / "grade"      # env KEOS_LOG_DIR moves qemu.LOG_DIR
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="grade.py", description=__doc__.split("\n")[0])
-    ap.add_argument("--iso", default=os.environ.get("KEOS_ISO", str(qemu.ISO)),
-                    help="kernel ISO to grade (env KEOS_ISO; default build/keos.iso)")
+    ap.add_argument("--image", "--iso", dest="image",
+                    default=os.environ.get("KEOS_IMAGE", str(qemu.IMAGE)),
+                    help="kernel ELF (booted directly) or GRUB ISO to grade (env KEOS_IMAGE; "
+                         "default build/kernel.elf)")
     ap.add_argument("--disk", default=str(qemu.DISK), help="disk image (build/disk.img)")
     ap.add_argument("--rubric", default=str(rubric.RUBRIC), help="rubric file")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
@@ -67,7 +69,7 @@ def run_one(item, args):
     result = qemu.run(item.name, timeout=item.timeout * args.timeout_scale,
                       log_path=LOG_DIR / f"{item.name}.log",
                       qemu=shlex.split(args.qemu) if args.qemu else None,
-                      iso=Path(args.iso).resolve(), disk=Path(args.disk).resolve())
+                      image=Path(args.image).resolve(), disk=Path(args.disk).resolve())
     return result, rubric.score(item, result)
 
 
@@ -106,7 +108,7 @@ def grade(items, args, out=print):
 
 def to_json(rows, args, earned, possible, wall_s):
     return {
-        "iso": str(args.iso),
+        "image": str(args.image),
         "score": earned,
         "possible": possible,
         "wall_s": round(wall_s, 3),
@@ -135,7 +137,7 @@ def main(argv=None):
     if not items:
         print(f"grade.py: no rubric test matches {args.only!r}", file=sys.stderr)
         return 2
-    for path, how in ((args.iso, "make"), (args.disk, "make")):
+    for path, how in ((args.image, "make"), (args.disk, "make")):
         if not Path(path).exists():
             print(f"grade.py: {path} does not exist: run `{how}` first", file=sys.stderr)
             return 2

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from harness import Verdict, qemu, rubric
-from harness.plugin import SOLUTION_DIR, SOLUTION_ISO
+from harness.plugin import MAKE_VARS, SOLUTION_DIR, SOLUTION_IMAGE
 
 ROOT = qemu.ROOT
 MUTANT_DIR = ROOT / "grader" / "mutants"
@@ -122,18 +122,18 @@ def tree_digest():
 
 
 def build(mutant, digest):
-    """Copy the repository, apply the script, build the solution ISO. Returns
-    (iso, seconds, error). Reuses a build whose stamp matches."""
+    """Copy the repository, apply the script, build the solution's image. Returns
+    (image, seconds, error). Reuses a build whose stamp matches."""
     tree = WORK / mutant.name
-    iso = tree / SOLUTION_ISO.relative_to(ROOT)
+    image = tree / SOLUTION_IMAGE.relative_to(ROOT)
     stamp = f"{digest} {hashlib.sha1(mutant.script.read_bytes()).hexdigest()}"
     WORK.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     with open(WORK / f".{mutant.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)       # pytest-xdist workers share the builds
         stamp_file = tree / ".mutant-stamp"
-        if iso.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
-            return iso, 0.0, None
+        if image.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+            return image, 0.0, None
         shutil.rmtree(tree, ignore_errors=True)
         shutil.copytree(ROOT, tree, symlinks=True, ignore=lambda d, names: [
             n for n in names if Path(d) == ROOT and n in NOT_COPIED])
@@ -145,19 +145,20 @@ def build(mutant, digest):
             return None, 0.0, f"sed failed: {sed.stderr}"
         if target.read_text() == before:
             return None, 0.0, f"{mutant.script.name} changed nothing in {mutant.target}"
-        made = subprocess.run(["make", "-s", "SOLUTION=1", str(iso.relative_to(tree))],
+        made = subprocess.run(["make", "-s", *MAKE_VARS, "SOLUTION=1",
+                               str(image.relative_to(tree))],
                               cwd=tree, capture_output=True, text=True)
         if made.returncode != 0:
             tail = "\n".join((made.stdout + made.stderr).splitlines()[-30:])
             return None, 0.0, f"the mutant does not build:\n{tail}"
         stamp_file.write_text(stamp)
-    return iso, time.monotonic() - start, None
+    return image, time.monotonic() - start, None
 
 
 @pytest.fixture(scope="session")
 def mutant_builds(keos_build):
-    """{name: (iso, build seconds, error)}, built BUILD_JOBS at a time, plus the total."""
-    keos_build.ensure(SOLUTION_ISO)     # build/disk.img, which the mutants boot with
+    """{name: (image, build seconds, error)}, built BUILD_JOBS at a time, plus the total."""
+    keos_build.ensure(SOLUTION_IMAGE)   # build/disk.img, which the mutants boot with
     digest = tree_digest()
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=BUILD_JOBS) as pool:
@@ -185,12 +186,12 @@ def test_mutant_build_time(mutant_builds, keos):
 
 @pytest.mark.parametrize("mutant", params(MUTANTS))
 def test_mutant_is_caught(mutant_builds, keos, mutant):
-    iso, _, error = mutant_builds[0][mutant.name]
+    image, _, error = mutant_builds[0][mutant.name]
     assert error is None, f"{mutant.name}: {error}"
     missed = []
     for name in mutant.expect:
         item = ITEMS[name]
-        result = keos(name, iso=iso, timeout=item.timeout)
+        result = keos(name, image=image, timeout=item.timeout)
         scored = rubric.score(item, result)
         if result.verdict not in CAUGHT or scored.earned:
             missed.append(f"{name}: {result.verdict} {scored.detail}\n{result.explain(10)}")
@@ -202,11 +203,11 @@ def test_mutant_is_caught(mutant_builds, keos, mutant):
 def test_mutant_breaks_nothing_else(mutant_builds, keos, mutant):
     """The rest of the rubric in one boot: a mutant that breaks more than it says is
     either a bad mutant or a missing "# expect:"/"# may-fail:" line."""
-    iso, _, error = mutant_builds[0][mutant.name]
+    image, _, error = mutant_builds[0][mutant.name]
     assert error is None, f"{mutant.name}: {error}"
     others = [n for n in ITEMS if n not in mutant.expect + mutant.may_fail]
     timeout = sum(ITEMS[n].timeout for n in others)
-    result = keos(selection(others), iso=iso, timeout=timeout)
+    result = keos(selection(others), image=image, timeout=timeout)
     assert sorted(result.tests) == sorted(others), \
         f"ran {sorted(result.tests)}, not the {len(others)} other rubric tests"
     broken = {n: t for n, t in result.tests.items() if t.verdict not in

@@ -1,5 +1,5 @@
-"""Every keos.* self-test of the kernel, one QEMU each, on the student ISO (build/keos.iso,
-or --keos-iso): these tests need nothing the students write, so they pass on any build.
+"""Every keos.* self-test of the kernel, one QEMU each, on the student kernel (build/kernel.elf,
+or --keos-image): these tests need nothing the students write, so they pass on any build.
 
 The names come from the KTEST() lines of the sources (harness/ktests.py), so a new test
 is picked up without editing this file; test_harness.py checks that the built kernel

@@ -2,9 +2,9 @@
 CPUID, MSRs, MMIO decoding) in its own QEMU, plus the grader's view of what they print.
 
 kev's guests need a working nested page table, which is the students' Project 3 part 1,
-so these run on the reference solution's ISO (build/solution/keos.iso) and are skipped
+so these run on the reference solution's kernel (build/solution/kernel.elf) and are skipped
 where solution/ is absent (students' copies). The two capability tests at the end need
-no NPT and run on the student ISO everywhere.
+no NPT and run on the student kernel everywhere.
 """
 
 from pathlib import Path

@@ -1,7 +1,7 @@
 """Project 3's rubric (grader/rubric.toml) as pytest tests: one QEMU per rubric test, with
 the rubric's timeout, scored by the same rules as grade.py (harness/rubric.py).
 
-* test_reference: the reference solution (build/solution/keos.iso) earns every point;
+* test_reference: the reference solution (build/solution/kernel.elf) earns every point;
   this is `make check`'s proof that the reference scores 100/100.
 * test_handout: where solution/ exists (the course's own tree), project3/*.c must be the
   handed-out stubs, so every rubric test stops at a TODO(): NOT-IMPLEMENTED with the
@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from harness import Verdict, ktests, rubric
-from harness.plugin import SOLUTION_DIR
+from harness import qemu
+from harness.plugin import SOLUTION_DIR, SOLUTION_IMAGE
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEMS = rubric.load()
@@ -71,15 +72,15 @@ def test_handout(keos, item):
     assert rubric.score(item, result).earned == 0
 
 
-def run_grade(iso, expect):
+def run_grade(image, expect):
     """grade.py end to end, as `make grade` runs it: its lines and its Score."""
     import subprocess
     import sys
-    proc = subprocess.run([sys.executable, str(ROOT / "grader" / "grade.py"), "--iso", str(iso),
+    proc = subprocess.run([sys.executable, str(ROOT / "grader" / "grade.py"), "--image", str(image),
                            "--expect-score", str(expect)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"grade.py on {iso} did not score {expect}:\n{out}"
+    assert proc.returncode == 0, f"grade.py on {image} did not score {expect}:\n{out}"
     assert f"Score: {expect}/100" in out, out
     return out
 
@@ -88,7 +89,7 @@ def run_grade(iso, expect):
 def test_make_grade_reference_scores_100():
     if not SOLUTION_DIR.is_dir():
         pytest.skip("no solution/ in this copy")
-    out = run_grade(ROOT / "build" / "solution" / "keos.iso", 100)
+    out = run_grade(SOLUTION_IMAGE, 100)
     assert "NOT-IMPLEMENTED" not in out and "TIMEOUT" not in out, out
 
 
@@ -96,7 +97,7 @@ def test_make_grade_reference_scores_100():
 def test_make_grade_handout_scores_0():
     if not SOLUTION_DIR.is_dir():
         pytest.skip("a student's copy: the score is theirs, not 0")
-    out = run_grade(ROOT / "build" / "keos.iso", 0)
+    out = run_grade(qemu.IMAGE, 0)
     # Every rubric line says which function is missing; nothing hangs.
     assert out.count("NOT-IMPLEMENTED") == len(ITEMS), out
     assert "TIMEOUT" not in out, out

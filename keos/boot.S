@@ -1,6 +1,8 @@
 /*
- * boot.S: from GRUB's multiboot2 hand-off (32-bit protected mode, paging off)
- * to kmain() in 64-bit long mode at the higher-half address.
+ * boot.S: from the boot loader's hand-off (32-bit protected mode, paging off) to
+ * kmain() in 64-bit long mode at the higher-half address. Two headers, one
+ * entry: multiboot1 for QEMU's -kernel (the direct boot), multiboot2 for GRUB
+ * (the ISO); see multiboot.h.
  *
  * The kernel is linked at KERN_BASE + 1 MiB but loaded at physical 1 MiB, so
  * until paging is on, every address is "symbol - KERN_BASE".
@@ -10,27 +12,45 @@
  * running; removed once all CPUs are up), at PHYS_BASE (the direct map), and
  * the first 2 GiB at KERN_BASE (where the kernel image runs).
  */
+#include "multiboot.h"
+
 #define KERN_BASE 0xFFFFFFFF80000000
 #define PHYS(x) ((x) - KERN_BASE)
 
-#define MB2_MAGIC 0xE85250D6
-#define MB2_ARCH_I386 0
-
 	.section .multiboot, "a"
+	/*
+	 * multiboot1, a.out kludge: QEMU copies the file from this header on to
+	 * load_addr (this header is the image's first byte: the linker script puts
+	 * .multiboot first), up to load_end_addr, and zeroes up to bss_end_addr.
+	 * keos/linker.ld defines both ends; other images that link this file (the
+	 * guest KeOS) leave them undefined (0) and are never loaded this way.
+	 */
+	.align 4
+mb1_header:
+	.long MB1_HEADER_MAGIC
+	.long MB1_HEADER_FLAGS
+	.long -(MB1_HEADER_MAGIC + MB1_HEADER_FLAGS)
+	.long PHYS(mb1_header)	/* header_addr */
+	.long PHYS(mb1_header)	/* load_addr */
+	.long mb1_load_end	/* load_end_addr (physical) */
+	.long mb1_bss_end	/* bss_end_addr (physical) */
+	.long PHYS(start32)	/* entry_addr */
+	.weak mb1_load_end, mb1_bss_end
+
 	.align 8
 mb2_header:
-	.long MB2_MAGIC
+	.long MB2_HEADER_MAGIC
 	.long MB2_ARCH_I386
 	.long mb2_header_end - mb2_header
-	.long -(MB2_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
+	.long -(MB2_HEADER_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
 	/* entry address tag: jump to the physical address of start32 */
 	.align 8
-	.short 3, 0
+	.short MB2_HEADER_TAG_ENTRY, 0
 	.long 12
 	.long PHYS(start32)
 	/* end tag */
 	.align 8
-	.short 0, 0
+	.short MB2_HEADER_TAG_END, 0
 	.long 8
 mb2_header_end:
 
@@ -39,8 +59,8 @@ mb2_header_end:
 	.globl start32
 start32:
 	cli
-	movl %eax, %edi		/* multiboot2 magic -> kmain's 1st argument */
-	movl %ebx, %esi		/* multiboot2 info (physical) -> 2nd argument */
+	movl %eax, %edi		/* the loader's magic -> kmain's 1st argument */
+	movl %ebx, %esi		/* its information (physical) -> 2nd argument */
 	movl $PHYS(boot_stack_top), %esp
 
 	call build_boot_page_tables

@@ -7,28 +7,29 @@
 #include "fw_cfg.h"
 #include "lapic.h"
 #include "mm.h"
+#include "multiboot.h"
 #include "printk.h"
 #include "test.h"
 #include "thread.h"
 #include "vm.h"
 #include "x86.h"
 
-#define MB2_BOOT_MAGIC 0x36d76289
-
 void smp_boot(void);
 
 static char selection[256];
+static struct boot_info boot_info;
 
-void kmain(uint32_t magic, uint32_t mbi_pa)
+/* magic and info_pa: what the boot loader left in EAX and EBX (multiboot.h). */
+void kmain(uint32_t magic, uint32_t info_pa)
 {
 	serial_init();
 	trap_init();
 	cpu_init(0); /* GS base: printk's lock needs mycpu() */
 	printk("\nKeOS booting\n");
-	if (magic != MB2_BOOT_MAGIC)
-		panic("kmain: not started by a multiboot2 loader (magic 0x%x)", magic);
-
-	mm_init(mbi_pa);
+	multiboot_read(magic, info_pa, &boot_info);
+	printk("boot: %s%s%s\n", boot_info.loader, boot_info.cmdline[0] ? ", command line " : "",
+	       boot_info.cmdline);
+	mm_init(&boot_info);
 	lapic_calibrate();
 	lapic_init();
 	thread_init_cpu();

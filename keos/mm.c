@@ -1,12 +1,13 @@
 /*
  * mm.c: the physical page allocator.
  *
- * One bit per physical page below 4 GiB (1 = free). The multiboot2 memory map
+ * One bit per physical page below 4 GiB (1 = free). The boot loader's memory map
  * says which RAM exists; everything below 1 MiB (real-mode data, the AP boot
  * trampoline) and the kernel image itself are never handed out. A bitmap makes
  * contiguous runs easy, and the free counter lets tests prove nothing leaked.
  */
 #include "mm.h"
+#include "multiboot.h"
 #include "printk.h"
 #include "spinlock.h"
 
@@ -42,20 +43,9 @@ static void mark_used(size_t pn)
 	free_map[pn / 64] &= ~(1UL << (pn % 64));
 }
 
-/* ---- multiboot2 memory map ---- */
+/* ---- the boot loader's memory map ---- */
 
-struct mb2_tag {
-	uint32_t type, size;
-};
-struct mb2_mmap_entry {
-	uint64_t base, len;
-	uint32_t type, reserved;
-};
-#define MB2_TAG_END  0
-#define MB2_TAG_MMAP 6
-#define MB2_RAM	     1
-
-static void add_free_range(uint64_t start, uint64_t end, uint64_t mbi_start, uint64_t mbi_end)
+static void add_free_range(uint64_t start, uint64_t end)
 {
 	start = ALIGN_UP(start, PAGE_SIZE);
 	end = ALIGN_DOWN(MIN(end, MAX_PHYS), PAGE_SIZE);
@@ -63,37 +53,21 @@ static void add_free_range(uint64_t start, uint64_t end, uint64_t mbi_start, uin
 	for (uint64_t pa = start; pa < end; pa += PAGE_SIZE) {
 		if (pa < reserved_end)
 			continue; /* low memory and the kernel image */
-		if (pa + PAGE_SIZE > mbi_start && pa < mbi_end)
-			continue; /* the boot information we are reading right now */
 		mark_free(pa / PAGE_SIZE);
 		nfree++;
 	}
 }
 
-void mm_init(uint64_t mbi_pa)
+/* bi is a copy (multiboot.c): the loader's own pages may be handed out. */
+void mm_init(const struct boot_info *bi)
 {
-	uint8_t *mbi = P2V(mbi_pa);
-	uint32_t total = *(uint32_t *)mbi;
 	uint64_t ram = 0;
-
-	for (uint32_t off = 8; off < total;) {
-		struct mb2_tag *tag = (struct mb2_tag *)(mbi + off);
-		if (tag->type == MB2_TAG_END)
-			break;
-		if (tag->type == MB2_TAG_MMAP) {
-			uint32_t entry_size = *(uint32_t *)(tag + 1);
-			for (uint32_t e = 16; e + entry_size <= tag->size; e += entry_size) {
-				struct mb2_mmap_entry *m = (void *)((uint8_t *)tag + e);
-				if (m->type != MB2_RAM)
-					continue;
-				ram += m->len;
-				add_free_range(m->base, m->base + m->len, mbi_pa, mbi_pa + total);
-			}
-		}
-		off += ALIGN_UP(tag->size, 8);
+	for (int i = 0; i < bi->nram; i++) {
+		ram += bi->ram[i].end - bi->ram[i].base;
+		add_free_range(bi->ram[i].base, bi->ram[i].end);
 	}
 	if (nfree == 0)
-		panic("mm_init: the multiboot2 memory map has no usable RAM");
+		panic("mm_init: the boot loader's memory map has no usable RAM");
 	printk("mm: %lu MiB RAM, %lu pages free\n", ram >> 20, nfree);
 }
 

@@ -17,7 +17,8 @@
 #define P2V(pa) ((void *)((uint64_t)(pa) + PHYS_BASE))
 uint64_t V2P(const void *va); /* works for direct-map and kernel-image addresses */
 
-void mm_init(uint64_t multiboot_info_pa);
+struct boot_info;
+void mm_init(const struct boot_info *bi);
 
 /* Physical pages. Returned pages are zeroed; NULL when out of memory. */
 void *page_alloc(void);

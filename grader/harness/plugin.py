@@ -9,7 +9,7 @@
         result.expect_pass()
         assert result.metric("faults") > 0
 
-    def test_kev_exit(keos_solution):          # the reference solution's ISO
+    def test_kev_exit(keos_solution):          # the reference solution's kernel
         keos_solution("kev.hypercall_exit").expect_pass()
 
 Each call starts one QEMU (runs are never shared between tests), writes the serial log to
@@ -17,9 +17,11 @@ build/logs/<test id>.log, and records the run for the end-of-session timing tabl
 build/logs/timings.json. Runs in a pytest-xdist worker reach the controller through the
 report's user_properties, and so do the numbers a test records with `keos.record()`.
 
-The ISO is build/keos.iso unless --keos-iso (or env KEOS_ISO) names another; the
-`keos_solution` fixture always uses build/solution/keos.iso (`make SOLUTION=1`) and skips
-the test where solution/ does not exist (students' copies).
+The boot image is build/kernel.elf (booted directly) unless --keos-image (or env
+KEOS_IMAGE) names another, or env KEOS_BOOT=iso picks build/keos.iso; KEOS_BUILD moves
+build/ (`make check TOOLCHAIN=llvm` sets it). The `keos_solution` fixture boots the same
+kind of image from build/solution/ (`make SOLUTION=1`) and skips the test where solution/
+does not exist (students' copies).
 """
 
 import fcntl
@@ -39,7 +41,9 @@ DEFAULT_TIMEOUT_S = 30.0
 RUN_PROPERTY = "keos_run"
 METRIC_PROPERTY = "keos_metric"
 SOLUTION_DIR = qemu.ROOT / "solution"
-SOLUTION_ISO = qemu.BUILD / "solution" / "keos.iso"
+SOLUTION_IMAGE = qemu.BUILD / "solution" / qemu.IMAGE.name
+# The make variables that chose qemu.BUILD's toolchain (the Makefile sets this).
+MAKE_VARS = os.environ.get("KEOS_MAKE_VARS", "").split()
 
 
 def pytest_addoption(parser):
@@ -48,11 +52,12 @@ def pytest_addoption(parser):
                     default=float(os.environ.get("KEOS_TIMEOUT_SCALE", "1")),
                     help="multiply every QEMU timeout (slow machine; env KEOS_TIMEOUT_SCALE)")
     group.addoption("--keos-make", action="store_true",
-                    help="run `make` once before the first QEMU run even if build/keos.iso "
+                    help="run `make` once before the first QEMU run even if the boot image "
                          "exists (by default only when it is missing)")
-    group.addoption("--keos-iso", default=os.environ.get("KEOS_ISO"),
-                    help="the ISO the `keos` fixture boots (env KEOS_ISO; default "
-                         "build/keos.iso)")
+    group.addoption("--keos-image", "--keos-iso", dest="keos_image",
+                    default=os.environ.get("KEOS_IMAGE"),
+                    help=f"the kernel ELF or ISO the `keos` fixture boots (env KEOS_IMAGE; "
+                         f"default {_short(qemu.IMAGE)})")
 
 
 def pytest_configure(config):
@@ -71,92 +76,94 @@ def log_name(nodeid):
     return name
 
 
-def make_commands(iso):
-    """The make commands that build `iso` and the disk, or None for an ISO make does
+def make_commands(image):
+    """The make commands that build `image` and the disk, or None for an image make does
     not know (it must then exist already)."""
-    iso = Path(iso).resolve()
-    if iso == qemu.ISO.resolve():
-        return [["make"]]
-    if iso == SOLUTION_ISO.resolve():
-        return [["make", "SOLUTION=1"]]       # the solution ISO, and build/disk.img
+    image = Path(image).resolve()
+    make = ["make", *MAKE_VARS, "BOOT=iso" if image.suffix == ".iso" else "BOOT=direct"]
+    if image == qemu.BUILD / image.name:
+        return [make]
+    if image == SOLUTION_IMAGE.parent / image.name:
+        return [make + ["SOLUTION=1"]]   # the solution's image, and the disk
     return None
 
 
 class Build:
-    """Makes sure an ISO exists and QEMU is installed, once per ISO per session (and
-    process): runs make if the ISO or the disk is missing, or always with --keos-make."""
+    """Makes sure a boot image exists and QEMU is installed, once per image per session
+    (and process): runs make if the image or the disk is missing, or always with
+    --keos-make."""
 
     def __init__(self, always):
         self.always = always
-        self.errors = {}        # iso path -> error text, or None once it is ready
+        self.errors = {}        # image path -> error text, or None once it is ready
 
-    def ensure(self, iso=None):
+    def ensure(self, image=None):
         __tracebackhide__ = True
-        iso = Path(iso or qemu.ISO)
-        if iso not in self.errors:
-            self.errors[iso] = self._check(iso)
-        if self.errors[iso]:
-            pytest.fail(self.errors[iso], pytrace=False)
+        image = Path(image or qemu.IMAGE)
+        if image not in self.errors:
+            self.errors[image] = self._check(image)
+        if self.errors[image]:
+            pytest.fail(self.errors[image], pytrace=False)
 
-    def _check(self, iso):
+    def _check(self, image):
         try:
             qemu.find_qemu()
         except QemuMissing as e:
             return str(e)
-        if not self.always and self._built(iso):
+        if not self.always and self._built(image):
             return None
-        commands = make_commands(iso)
+        commands = make_commands(image)
         if commands is None:
-            return None if self._built(iso) else f"{iso} or {qemu.DISK} does not exist"
+            return None if self._built(image) else f"{image} or {qemu.DISK} does not exist"
         qemu.BUILD.mkdir(parents=True, exist_ok=True)
         # pytest-xdist workers each get here: one runs make, the others wait and see.
         with open(qemu.BUILD / ".harness-make.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if not self.always and self._built(iso):
+            if not self.always and self._built(image):
                 return None
             for cmd in commands:
                 made = subprocess.run(cmd, cwd=qemu.ROOT, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True)
                 if made.returncode != 0:
                     break
-        if made.returncode != 0 or not self._built(iso):
+        if made.returncode != 0 or not self._built(image):
             tail = "\n".join(made.stdout.splitlines()[-40:])
             return (f"`{' '.join(cmd)}` in {qemu.ROOT} exited with status {made.returncode} "
-                    f"and {iso} / {qemu.DISK} are{'' if self._built(iso) else ' not'} there:"
+                    f"and {image} / {qemu.DISK} are{'' if self._built(image) else ' not'} there:"
                     f"\n{tail}")
         return None
 
     @staticmethod
-    def _built(iso):
-        return iso.exists() and qemu.DISK.exists()
+    def _built(image):
+        return image.exists() and qemu.DISK.exists()
 
 
 class Runner:
     """What the `keos` fixture returns: call it to boot the kernel on a test selection."""
 
-    def __init__(self, request, build, iso=None):
+    def __init__(self, request, build, image=None):
         self.request = request
         self.build = build
-        option = request.config.getoption("keos_iso")
-        self.iso = Path(iso or (Path(option).resolve() if option else qemu.ISO))
+        option = request.config.getoption("keos_image")
+        self.image = Path(image or (Path(option).resolve() if option else qemu.IMAGE))
         self.results = []
         self.scale = request.config.getoption("keos_timeout_scale")
         marker = request.node.get_closest_marker("timeout_s")
         self.default_timeout = float(marker.args[0]) if marker else DEFAULT_TIMEOUT_S
 
     def __call__(self, test, timeout=None, smp=qemu.SMP, cpu=None, extra=(), qemu_cmd=None,
-                 iso=None, disk=None):
+                 image=None, disk=None):
         """Run `test` (name, comma list, or prefix*) in a new QEMU; return its Result.
 
         timeout: seconds (default: the timeout_s marker, else 30), times
         --keos-timeout-scale. cpu: -cpu value instead of qemu64,+svm,+npt. extra: more
         QEMU arguments. qemu_cmd: a program to run instead of QEMU (the harness tests).
-        iso: instead of the runner's ISO (--keos-iso, build/keos.iso).
+        image: instead of the runner's image (--keos-image, build/kernel.elf).
         """
         __tracebackhide__ = True
-        iso = Path(iso or self.iso)
+        image = Path(image or self.image)
         if qemu_cmd is None:
-            self.build.ensure(iso)
+            self.build.ensure(image)
         seconds = (timeout if timeout is not None else self.default_timeout) * self.scale
         nodeid = self.request.node.nodeid
         name = log_name(nodeid)
@@ -165,12 +172,12 @@ class Runner:
         try:
             result = qemu.run(test, timeout=seconds, smp=smp, cpu=cpu, extra=list(extra),
                               log_path=qemu.LOG_DIR / f"{name}.log", qemu=qemu_cmd,
-                              iso=iso, disk=disk or qemu.DISK)
+                              image=image, disk=disk or qemu.DISK)
         except QemuMissing as e:
             pytest.fail(str(e), pytrace=False)
         self.results.append(result)
         record = dict(result.timing_record(), nodeid=nodeid, run=len(self.results),
-                      iso=_short(iso))
+                      image=_short(image))
         self.request.node.user_properties.append((RUN_PROPERTY, record))
         return result
 
@@ -208,10 +215,10 @@ def keos(request, keos_build):
 
 @pytest.fixture
 def keos_solution(request, keos_build):
-    """Like `keos`, on the reference solution's ISO; skips where solution/ is absent."""
+    """Like `keos`, on the reference solution's image; skips where solution/ is absent."""
     if not SOLUTION_DIR.is_dir():
-        pytest.skip("solution/ is not here (a student's copy): no reference ISO to run")
-    runner = Runner(request, keos_build, iso=SOLUTION_ISO)
+        pytest.skip("solution/ is not here (a student's copy): no reference kernel to run")
+    runner = Runner(request, keos_build, image=SOLUTION_IMAGE)
     yield runner
     runner.finish()
 
@@ -252,8 +259,8 @@ class TimingReport:
         tr.section("KeOS QEMU runs (wall time from QEMU start to verdict)")
         for r in sorted(self.runs, key=lambda r: (r["nodeid"], r["run"])):
             run = f" #{r['run']}" if r["run"] > 1 else ""
-            iso = r.get("iso", "build/keos.iso")
-            on = f" on {iso}" if iso != "build/keos.iso" else ""
+            image = r.get("image", _short(qemu.IMAGE))
+            on = f" on {image}" if image != _short(qemu.IMAGE) else ""
             tr.write_line(f"{r['wall_s']:7.2f}s  {r['verdict']:<15}  {r['nodeid']}{run}"
                           f"  [{r['selection']}]{on}")
         total = sum(r["wall_s"] for r in self.runs)

@@ -1,7 +1,9 @@
-"""Start QEMU on the KeOS ISO, read its serial output as it arrives, and always stop it.
+"""Start QEMU on a KeOS image, read its serial output as it arrives, and always stop it.
 
-`qemu_args()` is the one definition of the QEMU command line; the Makefile's `make run`
-mirrors it (test_harness.py checks that they agree). `run()` starts one QEMU, returns a
+`qemu_args()` is the one definition of the QEMU command line: `make run` and `make run-gdb`
+go through this package too (python3 -m harness), and so does guests/bare_test.py. A boot
+image is either the kernel ELF, booted directly by QEMU's -kernel (multiboot1, the
+default), or the GRUB ISO (BOOT=iso, env KEOS_BOOT=iso). `run()` starts one QEMU, returns a
 `Result` (harness/log.py), and never leaves the process behind: it is killed by PID at
 the deadline, when the caller is interrupted, and (through PR_SET_PDEATHSIG) when the
 Python process itself dies.
@@ -21,8 +23,15 @@ from pathlib import Path
 from .log import Result, parse_log
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "build"
-ISO = BUILD / "keos.iso"
+# The Makefile's build directory for this toolchain (env KEOS_BUILD; `make` sets it).
+BUILD = Path(os.environ.get("KEOS_BUILD", ROOT / "build")).resolve()
+# How a boot image is made from a build directory: BOOT=direct|iso in the Makefile.
+IMAGE_NAMES = {"direct": "kernel.elf", "iso": "keos.iso"}
+BOOT = os.environ.get("KEOS_BOOT") or "direct"
+if BOOT not in IMAGE_NAMES:
+    raise SystemExit(f"KEOS_BOOT={BOOT!r}: use one of {', '.join(IMAGE_NAMES)}")
+IMAGE = BUILD / IMAGE_NAMES[BOOT]
+ISO = BUILD / IMAGE_NAMES["iso"]
 DISK = BUILD / "disk.img"
 LOG_DIR = Path(os.environ.get("KEOS_LOG_DIR", BUILD / "logs"))
 
@@ -48,26 +57,37 @@ def fw_cfg_string(name, value):
     return f"name={name},string={value.replace(',', ',,')}"
 
 
-def qemu_args(test, iso="build/keos.iso", disk="build/disk.img", smp=SMP, cpu=None,
-              extra=(), serial="stdio"):
-    """QEMU's arguments (without the program name) to boot KeOS and run `test`.
+def boot_args(image):
+    """How QEMU boots `image`: a .iso through SeaBIOS and GRUB (multiboot2), anything
+    else as a multiboot1 kernel loaded by QEMU itself (-kernel: no GRUB, no ISO)."""
+    if str(image).endswith(".iso"):
+        return ["-boot", "d", "-cdrom", str(image)]
+    return ["-kernel", str(image)]
 
-    `test` is a name, a comma-separated list, or a prefix ending in '*' (empty: the
-    kernel's default, every test but selftest.*). `serial` is stdio both for the harness
-    (read through a pipe) and for `make run` (the terminal).
-    """
+
+def machine_args(cpu=None, smp=SMP, memory=MEMORY, accel="tcg,thread=multi"):
+    """The emulated machine alone: CPU with SVM and NPT, vCPUs, RAM, no display, and the
+    isa-debug-exit port through which the kernel ends QEMU with its verdict."""
     return [
         "-cpu", cpu or CPU,
         "-smp", str(smp),
-        "-accel", "tcg,thread=multi",
-        "-m", MEMORY,
+        "-accel", accel,
+        "-m", memory,
         "-no-reboot",
         "-display", "none",
-        "-serial", serial,
         "-monitor", "none",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-        "-boot", "d",
-        "-cdrom", str(iso),
+    ]
+
+
+def qemu_args(test, image=IMAGE, disk=DISK, smp=SMP, cpu=None, extra=(), serial="stdio"):
+    """QEMU's arguments (without the program name) to boot KeOS and run `test`.
+
+    `test` is a name, a comma-separated list, or a prefix ending in '*' (empty: the
+    kernel's default, every test but selftest.*). `image`: see boot_args(). `serial` is
+    stdio both for the harness (read through a pipe) and for `make run` (the terminal).
+    """
+    return machine_args(cpu, smp) + ["-serial", serial] + boot_args(image) + [
         "-drive", f"file={disk},if=none,id=disk0,format=raw,readonly=on",
         "-device", "virtio-blk-pci,drive=disk0,disable-modern=on",
     ] + (["-fw_cfg", fw_cfg_string(FW_CFG_TEST, test)] if test else []) + list(extra)
@@ -202,7 +222,7 @@ class _Reader:
 
 
 def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=None,
-        iso=ISO, disk=DISK, exit_grace=EXIT_GRACE_S, kill_grace=KILL_GRACE_S,
+        image=IMAGE, disk=DISK, exit_grace=EXIT_GRACE_S, kill_grace=KILL_GRACE_S,
         echo=None):
     """Boot KeOS with test selection `test` in a fresh QEMU and return its Result.
 
@@ -214,7 +234,7 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
         raise ValueError(f"test selection of {len(test.encode())} bytes: the kernel reads at "
                          f"most {SELECTION_MAX} (use group.* patterns or several runs)")
     program = list(qemu) if qemu else [find_qemu()]
-    cmd = program + qemu_args(test, iso=iso, disk=disk, smp=smp, cpu=cpu, extra=extra)
+    cmd = program + qemu_args(test, image=image, disk=disk, smp=smp, cpu=cpu, extra=extra)
     log_path = Path(log_path or LOG_DIR / "run.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     err_path = log_path.with_suffix(log_path.suffix + ".stderr")
@@ -283,5 +303,6 @@ def _pump(proc, reader, deadline, exit_grace):
     return {"why": "exit", "at": time.monotonic()}
 
 
-__all__ = ["run", "qemu_args", "QemuMissing", "is_alive", "live_pids", "stop_all",
-           "parse_log", "ROOT", "BUILD", "ISO", "DISK", "LOG_DIR"]
+__all__ = ["run", "qemu_args", "boot_args", "machine_args", "QemuMissing", "is_alive",
+           "live_pids", "stop_all", "parse_log", "ROOT", "BUILD", "BOOT", "IMAGE", "ISO",
+           "DISK", "LOG_DIR"]
