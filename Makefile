@@ -219,10 +219,11 @@ $(D)/rootfs/big.bin: $(D)/tools/mkrootfs
 # Damaged copies of the guest KeOS, one flaw each: kev must refuse them all.
 BAD_ELFS := $(patsubst %,$(D)/rootfs/bad-%.elf,magic truncated phoff offset filesz paddr machine)
 $(BAD_ELFS): $(D)/rootfs/bad-elfs.stamp ;
+# The stamp first, so that the files are newer than it (a failure deletes it again).
 $(D)/rootfs/bad-elfs.stamp: $(D)/tools/mkbadelf $(D)/guests/keos.elf
 	@mkdir -p $(D)/rootfs
-	$(D)/tools/mkbadelf $(D)/guests/keos.elf $(D)/rootfs
 	@touch $@
+	$(D)/tools/mkbadelf $(D)/guests/keos.elf $(D)/rootfs
 
 DISK_FILES := $(ROOTFS_FILES) $(D)/rootfs/big.bin $(GUEST_ELFS) $(BAD_ELFS)
 

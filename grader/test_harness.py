@@ -255,6 +255,9 @@ def test_qemu_args_defaults_and_overrides():
     assert args[-2:] == ["-fw_cfg", "name=opt/x,string=1"]
     default = " ".join(qemu_args("t"))
     assert "-cpu qemu64,+svm,+npt -smp 4 -accel tcg,thread=multi -m 512M -no-reboot" in default
+    assert f"-kernel {hq.BUILD / 'kernel.elf'}" in default or hq.BOOT != "direct", default
+    assert "-boot d -cdrom x/keos.iso" in " ".join(qemu_args("t", image="x/keos.iso"))
+    assert "-cdrom" not in " ".join(qemu_args("t", image="x/kernel.elf"))
     assert "opt/keos/test" not in " ".join(qemu_args(""))
 
 
@@ -378,14 +381,14 @@ def test_missing_qemu_says_what_to_install(monkeypatch):
 
 
 @pytest.mark.parametrize("recipe, ok", [
-    ("mkdir -p build && touch build/keos.iso build/disk.img && echo x >> count", True),
+    ("mkdir -p build && touch build/kernel.elf build/disk.img && echo x >> count", True),
     ("echo cc: error: boom && echo x >> count && false", False),
 ])
 def test_build_runs_make_once(tmp_path, monkeypatch, recipe, ok):
     (tmp_path / "Makefile").write_text(f"all:\n\t{recipe}\n")
     monkeypatch.setattr(hq, "ROOT", tmp_path)
     monkeypatch.setattr(hq, "BUILD", tmp_path / "build")
-    monkeypatch.setattr(hq, "ISO", tmp_path / "build" / "keos.iso")
+    monkeypatch.setattr(hq, "IMAGE", tmp_path / "build" / "kernel.elf")
     monkeypatch.setattr(hq, "DISK", tmp_path / "build" / "disk.img")
     monkeypatch.setattr(hq, "find_qemu", lambda: "qemu")
     build = Build(always=False)
@@ -494,31 +497,18 @@ def test_plugin_end_to_end(tmp_path, xdist):
     assert "expected PASS, got TIMEOUT" in out     # expect_pass's message reached the report
 
 
-def test_makefile_run_mirrors_qemu_args():
-    """`make run` must boot QEMU exactly as the harness does (order aside)."""
-    makefile = hq.ROOT / "Makefile"
-    if not makefile.exists() or "\nrun:" not in makefile.read_text():
-        pytest.skip("no Makefile with a run target yet")
-    done = subprocess.run(["make", "-n", "--no-print-directory", "run", "TEST=a.b,c.*"],
-                          cwd=hq.ROOT, capture_output=True, text=True, timeout=60)
-    lines = [l for l in done.stdout.splitlines() if l.lstrip("-").startswith(hq.QEMU)]
-    assert lines, f"`make -n run` printed no {hq.QEMU} command:\n{done.stdout}{done.stderr}"
-    command = lines[-1].lstrip("-").split(";")[0]     # `; tools/status.sh $?` follows
-    make_args = shlex.split(command)[1:]
-    ours = qemu_args("a.b,c.*")
-
-    def options(args):
-        pairs, i = [], 0
-        while i < len(args):
-            if i + 1 < len(args) and not args[i + 1].startswith("-"):
-                pairs.append((args[i], args[i + 1]))
-                i += 2
-            else:
-                pairs.append((args[i],))
-                i += 1
-        return sorted(pairs)
-    assert options(make_args) == options(ours), \
-        f"make run: {' '.join(make_args)}\nharness:  {' '.join(ours)}"
+def test_make_run_goes_through_the_harness():
+    """`make run` and `make run-gdb` boot through qemu_args() (python3 -m harness), so
+    there is no second QEMU command line in the Makefile to drift from this one."""
+    for target in ("run", "run-gdb"):
+        done = subprocess.run(["make", "-n", "--no-print-directory", target, "TEST=a.b,c.*"],
+                              cwd=hq.ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        runs = [l for l in done.stdout.splitlines() if " -m harness " in l]
+        assert runs, f"`make -n {target}` does not call the harness:\n{done.stdout}"
+        assert "a.b,c.*" in runs[-1], runs[-1]
+        started = [l for l in done.stdout.splitlines() if l.lstrip("@-").startswith(hq.QEMU)]
+        assert not started, f"`make -n {target}` starts QEMU itself: {started}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -592,11 +582,13 @@ def test_selection_matching_nothing_is_an_error(keos):
 
 
 # ---------------------------------------------------------------------------------------
-# 4. ISO choice, the ELF test list, recorded numbers, and grade.py (with the fake QEMU).
+# 4. Image choice, the ELF test list, recorded numbers, and grade.py (with the fake QEMU).
 
-def test_keos_iso_option_reaches_qemu(tmp_path):
-    """--keos-iso picks the ISO the `keos` fixture boots (an existing file: no make)."""
-    iso = tmp_path / "other.iso"
+@pytest.mark.parametrize("name, boot", [("other.iso", "-boot d -cdrom"), ("other.elf", "-kernel")])
+def test_keos_image_option_reaches_qemu(tmp_path, name, boot):
+    """--keos-image picks the image the `keos` fixture boots (an existing file: no make),
+    an ISO through GRUB, anything else directly."""
+    iso = tmp_path / name
     iso.write_bytes(b"")
     (tmp_path / "conftest.py").write_text(
         f"import sys\nsys.path.insert(0, {str(GRADER)!r})\npytest_plugins = ['harness.plugin']\n")
@@ -604,17 +596,17 @@ def test_keos_iso_option_reaches_qemu(tmp_path):
         f"FAKE = {FAKE!r}\n"
         "def test_iso(keos):\n"
         "    r = keos('fake.echo', qemu_cmd=FAKE)\n"
-        f"    assert '-cdrom {iso}' in ' '.join(r.cmd), r.cmd\n"
+        f"    assert '{boot} {iso}' in ' '.join(r.cmd), r.cmd\n"
         "    keos.record('answer', 42, 'units')\n")
     env = dict(os.environ, KEOS_LOG_DIR=str(tmp_path / "logs"))
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                           str(tmp_path), "--keos-iso", str(iso)], cwd=tmp_path, env=env,
+                           str(tmp_path), "--keos-image", str(iso)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout
     assert "KeOS measurements" in done.stdout and "answer" in done.stdout, done.stdout
     timings = json.loads((tmp_path / "logs" / "timings.json").read_text())
     assert timings["metrics"][0]["value"] == 42
-    assert timings["runs"][0]["iso"] == str(iso)
+    assert timings["runs"][0]["image"] == str(iso)
 
 
 @pytest.mark.kernel

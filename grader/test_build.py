@@ -1,0 +1,133 @@
+"""The build in each configuration: toolchains, boot paths, dependency tracking.
+
+* test_reference_scores_100: the reference solution, built with another toolchain or
+  booted another way, still earns 100/100 through grade.py (the default configuration,
+  gcc + direct boot, is test_project3.py's). Each configuration has its own build
+  directory, so nothing is rebuilt for another.
+* test_header_change_rebuilds_the_same_objects: after a change to a shared header,
+  `make -n` rebuilds the same objects for the student and the solution builds (and so
+  no disk image or guest goes stale in one of them).
+* test_kernel_image_loads_as_multiboot1: the kernel's file bytes from the multiboot1
+  header on are its memory image, which is what QEMU's -kernel relies on.
+"""
+
+import fcntl
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import qemu
+
+ROOT = qemu.ROOT
+SOLUTION = ROOT / "solution" / "project3"
+
+
+def have(*programs):
+    return all(shutil.which(p) for p in programs)
+
+
+GRUB_MISSING = None if have("grub-mkrescue", "xorriso", "mformat") and \
+    Path("/usr/lib/grub/i386-pc").is_dir() else \
+    "GRUB's BIOS files or xorriso/mtools are missing (grub-pc-bin exists for x86 hosts only)"
+LLVM_MISSING = None if have("clang", "ld.lld", "llvm-nm") else "clang, ld.lld or llvm-nm is missing"
+
+# (id, make variables, build directory, image, why it cannot run here or None)
+CONFIGS = [
+    ("llvm-direct", ["TOOLCHAIN=llvm", "BOOT=direct"], "build/llvm", "kernel.elf", LLVM_MISSING),
+    ("gnu-iso", ["BOOT=iso"], "build", "keos.iso", GRUB_MISSING),
+]
+
+
+def make(*args, timeout=900):
+    """make in the repository, one at a time (the harness's lock: xdist workers share
+    build/)."""
+    qemu.BUILD.mkdir(parents=True, exist_ok=True)
+    with open(ROOT / "build" / ".harness-make.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.kernel
+@pytest.mark.skipif(not SOLUTION.is_dir(), reason="no solution/ in this copy")
+@pytest.mark.parametrize("variables, out, image, missing",
+                         [c[1:] for c in CONFIGS], ids=[c[0] for c in CONFIGS])
+def test_reference_scores_100(variables, out, image, missing):
+    if missing:
+        pytest.skip(missing)
+    made = make("SOLUTION=1", *variables, "all")
+    assert made.returncode == 0, f"make SOLUTION=1 {' '.join(variables)}:\n" \
+        f"{(made.stdout + made.stderr)[-3000:]}"
+    image = ROOT / out / "solution" / image
+    logs = qemu.LOG_DIR / f"config-{image.parent.parent.name}-{image.suffix[1:]}"
+    env = dict(os.environ, KEOS_LOG_DIR=str(logs))
+    graded = subprocess.run([sys.executable, str(ROOT / "grader" / "grade.py"), "-q",
+                             "--image", str(image), "--disk", str(ROOT / out / "disk.img"),
+                             "--expect-score", "100"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    out_text = graded.stdout + graded.stderr
+    assert graded.returncode == 0, f"grade.py on {image}:\n{out_text}"
+    assert "Score: 100/100" in out_text, out_text
+
+
+def compiled_sources(*variables):
+    """The sources `make -n` would compile if keos/types.h changed (-W: as if it had,
+    without touching it), with solution/ mapped onto the student's file names and the
+    generated symbol tables (build/.../ksyms.S) by their names alone."""
+    done = make("-n", "-W", "keos/types.h", *variables, "all", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    sources = set()
+    for line in done.stdout.splitlines():
+        m = re.search(r" -c (\S+\.[cS]) ", line)
+        if m:
+            source = m.group(1).removeprefix("solution/")
+            sources.add(Path(source).name if source.startswith("build/") else source)
+    return sources
+
+
+@pytest.mark.skipif(not SOLUTION.is_dir(), reason="no solution/ in this copy")
+def test_header_change_rebuilds_the_same_objects():
+    student = compiled_sources()
+    solution = compiled_sources("SOLUTION=1")
+    assert "keos/mm.c" in student, f"keos/mm.c includes types.h: {sorted(student)}"
+    assert "guests/keos/main.c" in student, \
+        f"the guest KeOS includes types.h, so it must be rebuilt: {sorted(student)}"
+    assert student == solution, (f"only for the student: {sorted(student - solution)}; "
+                                 f"only for the solution: {sorted(solution - student)}")
+
+
+def load_segments(image):
+    """[(file offset, physical address, file size)] of an ELF64 file's PT_LOAD segments."""
+    phoff, = struct.unpack_from("<Q", image, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", image, 0x36)
+    segments = []
+    for i in range(phnum):
+        p_type, _, offset, _, paddr, filesz = struct.unpack_from("<IIQQQQ", image,
+                                                                 phoff + i * phentsize)
+        if p_type == 1 and filesz:
+            segments.append((offset, paddr, filesz))
+    return segments
+
+
+@pytest.mark.kernel
+def test_kernel_image_loads_as_multiboot1(keos_build):
+    keos_build.ensure(qemu.BUILD / "kernel.elf")
+    image = (qemu.BUILD / "kernel.elf").read_bytes()
+    at = image.find(struct.pack("<I", 0x1BADB002), 0, 8192)
+    assert at >= 0 and at % 4 == 0, "no multiboot1 header in the first 8 KiB"
+    magic, flags, checksum, header, load, load_end, bss_end, entry = \
+        struct.unpack_from("<8I", image, at)
+    assert (magic + flags + checksum) & 0xFFFFFFFF == 0, "bad checksum"
+    assert flags & (1 << 16), "no address fields (a.out kludge): QEMU refuses an ELF64"
+    assert load <= header < load_end <= bss_end and load <= entry < load_end
+    for offset, paddr, filesz in load_segments(image):
+        assert offset - at == paddr - header, (
+            f"segment at file offset {offset:#x} is not where -kernel puts it "
+            f"(physical {paddr:#x}): file and memory layouts differ")
+        assert paddr + filesz <= load_end, f"segment at {paddr:#x} ends after load_end_addr"
