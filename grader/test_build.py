@@ -11,7 +11,6 @@
   header on are its memory image, which is what QEMU's -kernel relies on.
 """
 
-import fcntl
 import os
 import re
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from harness import qemu
+from harness.plugin import make_locked as make
 
 ROOT = qemu.ROOT
 SOLUTION = ROOT / "solution" / "project3"
@@ -42,16 +42,6 @@ CONFIGS = [
     ("llvm-direct", ["TOOLCHAIN=llvm", "BOOT=direct"], "build/llvm", "kernel.elf", LLVM_MISSING),
     ("gnu-iso", ["BOOT=iso"], "build", "keos.iso", GRUB_MISSING),
 ]
-
-
-def make(*args, timeout=900):
-    """make in the repository, one at a time (the harness's lock: xdist workers share
-    build/)."""
-    qemu.BUILD.mkdir(parents=True, exist_ok=True)
-    with open(ROOT / "build" / ".harness-make.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT,
-                              capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.kernel

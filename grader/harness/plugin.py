@@ -88,6 +88,16 @@ def make_commands(image):
     return None
 
 
+def make_locked(*args, timeout=900):
+    """`make ARGS` in the repository, one at a time across pytest-xdist workers (they
+    share build/: two makes of one file race). Returns the CompletedProcess."""
+    (qemu.ROOT / "build").mkdir(parents=True, exist_ok=True)
+    with open(qemu.ROOT / "build" / ".harness-make.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return subprocess.run(["make", "--no-print-directory", *args], cwd=qemu.ROOT,
+                              capture_output=True, text=True, timeout=timeout)
+
+
 class Build:
     """Makes sure a boot image exists and QEMU is installed, once per image per session
     (and process): runs make if the image or the disk is missing, or always with

@@ -1,5 +1,6 @@
 # Host build of the NPT tests: project3/tests/npt_tests.c linked with an npt.c
-# into an ordinary Linux program, under AddressSanitizer and UBSan.
+# into an ordinary Linux program, under AddressSanitizer and UBSan where HOSTCC has them
+# (tools/host.mk, shared with every other host-side build).
 #
 #   make -f grader/host/npt.mk            build/host/npt_student (+ npt_solution)
 #   build/host/npt_student [name|prefix*]   run tests (see host_main.c)
@@ -8,12 +9,11 @@
 # grader/host comes first on the include path: "mm.h" is the host shim there.
 
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
+include $(ROOT)/tools/host.mk
 B ?= $(ROOT)/build/host
-CC = gcc
-CFLAGS = -std=gnu11 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined \
-	 -fno-sanitize-recover=all -fno-omit-frame-pointer \
-	 -I$(ROOT)/grader/host -I$(ROOT)/keos -I$(ROOT)/project3
-LDFLAGS = -fsanitize=address,undefined -Wl,-T,$(ROOT)/grader/host/ktests.ld
+CC = $(HOSTCC)
+CFLAGS = $(HOSTCFLAGS) -O1 $(HOST_SANITIZE) -I$(ROOT)/grader/host -I$(ROOT)/keos -I$(ROOT)/project3
+LDFLAGS = $(HOST_SANITIZE) -Wl,-T,$(ROOT)/grader/host/ktests.ld
 
 HEADERS = $(ROOT)/project3/npt.h $(ROOT)/grader/host/mm.h $(ROOT)/keos/test.h \
 	  $(ROOT)/keos/printk.h $(ROOT)/keos/types.h
