@@ -62,10 +62,10 @@ TOOLCHAIN := gnu
 CROSS := x86_64-linux-gnu-
 TC_WHY := the x86_64-linux-gnu- cross toolchain
 else
-TOOLCHAIN := none
+TOOLCHAIN_MISSING := yes
 endif
 ifeq ($(MAKELEVEL),0)
-ifneq ($(TOOLCHAIN),none)
+ifndef TOOLCHAIN_MISSING
 $(info toolchain: $(TOOLCHAIN), $(TC_WHY) (TOOLCHAIN=gnu|llvm or CROSS=prefix- to choose))
 endif
 endif
@@ -85,7 +85,7 @@ LD := ld.lld
 NM := llvm-nm
 LD_NOWARN :=
 CC_ORDER :=
-else ifneq ($(TOOLCHAIN),none)
+else ifndef TOOLCHAIN_MISSING
 $(error TOOLCHAIN=$(TOOLCHAIN): use TOOLCHAIN=gnu, TOOLCHAIN=llvm or CROSS=x86_64-elf-)
 endif
 
@@ -102,7 +102,7 @@ else
 TC_PACKAGES := install clang, lld and llvm (or an x86_64-elf- GNU cross toolchain)
 endif
 toolchain-ok:
-ifeq ($(TOOLCHAIN),none)
+ifdef TOOLCHAIN_MISSING
 	@echo "no x86-64 toolchain found (tried gcc+ld on x86-64 Linux, clang+ld.lld+llvm-nm," \
 		"x86_64-elf-gcc, x86_64-linux-gnu-gcc): $(TC_PACKAGES)"; exit 1
 else
@@ -114,7 +114,7 @@ endif
 # Objects depend on this file, rewritten only when the toolchain changes: build/ is
 # rebuilt, not mixed, when the automatic choice differs from the last one.
 TC_STAMP := $(OUT)/toolchain.id
-ifneq ($(TOOLCHAIN),none)
+ifndef TOOLCHAIN_MISSING
 $(shell mkdir -p $(OUT) && { [ "`cat $(TC_STAMP) 2>/dev/null`" = "$(TOOLCHAIN) $(CC) $(LD)" ] || \
 	echo "$(TOOLCHAIN) $(CC) $(LD)" > $(TC_STAMP); })
 endif
@@ -278,11 +278,14 @@ check: all
 
 # Say which package is missing instead of failing obscurely (names are Debian's;
 # tools/install-deps.sh knows the other hosts').
+INSTALL_HINT := (tools/install-deps.sh installs it; on Debian:
 tools-ok: toolchain-ok
-	@command -v qemu-system-x86_64 >/dev/null || \
-		{ echo "missing qemu-system-x86_64: sudo apt-get install qemu-system-x86"; exit 1; }
-	@$(PYTHON) -c 'import pytest' 2>/dev/null || { echo "missing pytest for $(PYTHON): sudo apt-get install python3-pytest"; exit 1; }
-	@$(PYTHON) -c 'import xdist' 2>/dev/null || { echo "missing pytest-xdist for $(PYTHON): sudo apt-get install python3-pytest-xdist"; exit 1; }
+	@command -v qemu-system-x86_64 >/dev/null || { echo "missing qemu-system-x86_64" \
+		"$(INSTALL_HINT) sudo apt-get install qemu-system-x86)"; exit 1; }
+	@$(PYTHON) -c 'import pytest' 2>/dev/null || { echo "missing pytest for $(PYTHON)" \
+		"$(INSTALL_HINT) sudo apt-get install python3-pytest)"; exit 1; }
+	@$(PYTHON) -c 'import xdist' 2>/dev/null || { echo "missing pytest-xdist for $(PYTHON)" \
+		"$(INSTALL_HINT) sudo apt-get install python3-pytest-xdist)"; exit 1; }
 
 # Only the ISO needs GRUB, and GRUB's BIOS files exist for x86 hosts only.
 iso-tools-ok:

@@ -9,6 +9,9 @@ QEMU's isa-debug-exit port (status = code << 1 | 1) instead of VMMCALL, and
 the stress guest runs on one CPU (its barriers time out).
 
     guests/bare_test.py BUILD_DIR        (make guests-bare-test does it)
+
+The QEMU command line comes from the harness (grader/harness/qemu.py): the same machine
+as the tests', without SVM, on one CPU.
 """
 import os
 import shutil
@@ -18,9 +21,11 @@ import sys
 import tempfile
 import time
 
-QEMU = ["qemu-system-x86_64", "-cpu", "qemu64", "-accel", "tcg", "-m", "256M",
-        "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
-        "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-boot", "d"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "grader"))
+from harness import qemu  # noqa: E402  (after the path fix above)
+
+QEMU = [qemu.QEMU] + qemu.machine_args(cpu="qemu64", smp=1, memory="256M", accel="tcg") + \
+    ["-serial", "stdio"]
 TIMEOUT = 30
 
 
@@ -53,7 +58,7 @@ def run(elf_bytes, workdir, name):
     iso = iso_root + ".iso"
     subprocess.run(["grub-mkrescue", "-o", iso, iso_root], check=True, capture_output=True)
     start = time.monotonic()
-    p = subprocess.run(QEMU + ["-cdrom", iso], capture_output=True, timeout=TIMEOUT)
+    p = subprocess.run(QEMU + qemu.boot_args(iso), capture_output=True, timeout=TIMEOUT)
     return p.returncode, p.stdout.decode(errors="replace"), time.monotonic() - start
 
 
@@ -137,6 +142,9 @@ def stress_cases(image):
 
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
+    if not shutil.which("grub-mkrescue"):
+        sys.exit("bare_test.py: the guests boot here through GRUB (multiboot2): "
+                 "grub-mkrescue is missing (apt-get install grub-common grub-pc-bin xorriso)")
     with open(os.path.join(build, "guests", "keos-bare.elf"), "rb") as f:
         keos = bytearray(f.read())
     with open(os.path.join(build, "guests", "stress-bare.elf"), "rb") as f:

@@ -8,14 +8,8 @@
  */
 #include "guest_boot.h"
 #include "mm.h"
+#include "multiboot.h"
 #include "printk.h"
-
-#define MB2_BOOT_MAGIC 0x36d76289
-
-struct mb2_mmap_entry {
-	uint64_t base, len;
-	uint32_t type, reserved;
-};
 
 struct mb2_info {
 	uint32_t total_size, reserved;
@@ -30,11 +24,12 @@ static int write_boot_info(struct vm *vm)
 {
 	struct mb2_info info = {
 	    .total_size = sizeof(info),
-	    .mmap_type = 6,
+	    .mmap_type = MB2_TAG_MMAP,
 	    .mmap_size = 16 + sizeof(info.mmap),
 	    .entry_size = sizeof(struct mb2_mmap_entry),
-	    .mmap = {{0, 640 << 10, 1, 0}, {1 << 20, GUEST_MEM - (1 << 20), 1, 0}},
-	    .end_type = 0,
+	    .mmap = {{0, 640 << 10, MB_MEMORY_AVAILABLE, 0},
+		     {1 << 20, GUEST_MEM - (1 << 20), MB_MEMORY_AVAILABLE, 0}},
+	    .end_type = MB2_TAG_END,
 	    .end_size = 8,
 	};
 	return vm_write_gpa(vm, GUEST_MBI_GPA, &info, sizeof(info));

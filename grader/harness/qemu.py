@@ -115,9 +115,11 @@ def _die_with_parent(parent):
     it when the harness dies (even by SIGKILL), and give up if that already happened."""
     PR_SET_PDEATHSIG = 1
 
+    prctl = getattr(_libc, "prctl", None)     # Linux only (macOS: the atexit hook alone)
+
     def child():
-        if _libc:
-            _libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        if prctl:
+            prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
         if os.getppid() != parent:
             os._exit(125)
     return child

@@ -17,13 +17,10 @@
 #include "checksums.h"
 #include "hypercall.h"
 #include "mm.h"
+#include "multiboot.h"
 #include "printk.h"
 
-#define MB2_BOOT_MAGIC	     0x36d76289
-#define MB2_TAG_END	     0
-#define MB2_TAG_MMAP	     6
-#define MB2_MEMORY_AVAILABLE 1
-#define MB2_MAX_INFO_SIZE    0x10000 /* a sanity bound: ours is a few hundred bytes */
+#define MB2_MAX_INFO_SIZE 0x10000 /* a sanity bound: ours is a few hundred bytes */
 
 #define UNTOUCHED_WORD 0xBADC0FFE /* every word of .untouched (blobs.S) */
 
@@ -40,21 +37,6 @@ static uint64_t gpa(const void *p)
 	return (uint64_t)p - KERN_BASE;
 }
 
-struct mb2_tag {
-	uint32_t type;
-	uint32_t size;
-};
-
-struct mb2_mmap_tag {
-	uint32_t type, size;
-	uint32_t entry_size, entry_version;
-};
-
-struct mb2_mmap_entry {
-	uint64_t addr, len;
-	uint32_t type, reserved;
-};
-
 /* Sum and print the available regions of a memory-map tag; returns the bytes. */
 static uint64_t mmap_ram(const struct mb2_mmap_tag *t, int *nregions)
 {
@@ -63,9 +45,9 @@ static uint64_t mmap_ram(const struct mb2_mmap_tag *t, int *nregions)
 		return 0;
 	for (uint32_t off = sizeof(*t); off + t->entry_size <= t->size; off += t->entry_size) {
 		const struct mb2_mmap_entry *e = (const void *)((const char *)t + off);
-		if (e->type != MB2_MEMORY_AVAILABLE)
+		if (e->type != MB_MEMORY_AVAILABLE)
 			continue;
-		printk("keos-guest: RAM [0x%lx, 0x%lx)\n", e->addr, e->addr + e->len);
+		printk("keos-guest: RAM [0x%lx, 0x%lx)\n", e->base, e->base + e->len);
 		ram += e->len;
 		(*nregions)++;
 	}

@@ -37,8 +37,7 @@
  * Built with -DGUEST_BARE it ends through QEMU's isa-debug-exit port instead
  * of VMMCALL, to test it without a hypervisor (one CPU, under GRUB).
  */
-#define MB2_MAGIC 0xE85250D6
-#define MB2_BOOT_MAGIC 0x36d76289
+#include "multiboot.h"
 
 #define MAX_VCPUS 16
 #define STACK_SIZE 4096
@@ -67,11 +66,11 @@
 	.section .multiboot, "a"
 	.align 8
 mb2_header:
-	.long MB2_MAGIC
-	.long 0
+	.long MB2_HEADER_MAGIC
+	.long MB2_ARCH_I386
 	.long mb2_header_end - mb2_header
-	.long -(MB2_MAGIC + (mb2_header_end - mb2_header))
-	.short 0, 0
+	.long -(MB2_HEADER_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
+	.short MB2_HEADER_TAG_END, 0
 	.long 8
 mb2_header_end:
 
