@@ -18,8 +18,8 @@
 #define MB1_HEADER_ADDRESSES (1 << 16) /* the a.out kludge: load by the address fields */
 #define MB1_HEADER_FLAGS     (MB1_HEADER_MEMINFO | MB1_HEADER_ADDRESSES)
 #define MB1_BOOT_MAGIC	     0x2BADB002 /* in EAX at entry */
-#define MB1_INFO_CMDLINE     (1 << 2)   /* mb1_info.flags: cmdline is valid */
-#define MB1_INFO_MMAP	     (1 << 6)   /* mb1_info.flags: mmap_length/addr are valid */
+#define MB1_INFO_CMDLINE     (1 << 2)	/* mb1_info.flags: cmdline is valid */
+#define MB1_INFO_MMAP	     (1 << 6)	/* mb1_info.flags: mmap_length/addr are valid */
 
 #define MB2_HEADER_MAGIC     0xE85250D6
 #define MB2_ARCH_I386	     0
