@@ -2,7 +2,8 @@
 # compiled (tools/*.c, grader/host/*). Included by the Makefile and grader/host/npt.mk.
 # The kernel's own compiler is chosen separately (TOOLCHAIN, CROSS in the Makefile).
 
-HOSTCC ?= cc
+# cc where there is one; else clang (a host with only the LLVM packages installed).
+HOSTCC ?= $(if $(shell command -v cc 2>/dev/null),cc,clang)
 HOSTCFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g
 # AddressSanitizer and UBSan where this compiler has them (empty where it does not).
 HOST_SANITIZE := $(shell echo 'int main(void) { return 0; }' | \
