@@ -2,7 +2,7 @@
 
 The kernel tests keos.fs_* (keos/tests/fs_tests.c) print the CRC-32 of every file
 they read from the disk; here they are compared with zlib.crc32() of the same
-files as packed into build/disk.img (parsed with the FS.md reader of
+files as packed into the disk image (build/disk.img; parsed with the FS.md reader of
 test_mkrootfs.py) and, for files that come from rootfs/, of the files themselves.
 """
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.qemu import DISK
 from test_mkrootfs import read_image
 
 ROOT = Path(__file__).resolve().parent.parent
-DISK = ROOT / "build" / "disk.img"
 
 
 @pytest.mark.kernel

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import ktests
+from harness import ktests, qemu
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOTFS = ROOT / "rootfs"
 # Files the build adds to the disk: big.bin, and the guest kernels the pager boots.
-GENERATED = (ROOT / "build" / "rootfs", ROOT / "build" / "guests")
+GENERATED = (qemu.BUILD / "rootfs", qemu.BUILD / "guests")
 SMP = 4
 
 KEOS_TESTS = ktests.in_group(ktests.from_sources(ROOT), "keos")

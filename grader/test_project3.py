@@ -74,11 +74,14 @@ def test_handout(keos, item):
 
 def run_grade(image, expect):
     """grade.py end to end, as `make grade` runs it: its lines and its Score."""
+    import os
     import subprocess
     import sys
+    # Logs of their own: the two grade.py runs may go on at once (xdist).
+    env = dict(os.environ, KEOS_LOG_DIR=str(qemu.LOG_DIR / f"grade-for-{expect}"))
     proc = subprocess.run([sys.executable, str(ROOT / "grader" / "grade.py"), "--image", str(image),
                            "--expect-score", str(expect)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"grade.py on {image} did not score {expect}:\n{out}"
     assert f"Score: {expect}/100" in out, out

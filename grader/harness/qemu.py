@@ -259,7 +259,7 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
         err_file.seek(0)
         stderr = err_file.read().decode(errors="replace")
     if not stderr:
-        err_path.unlink()
+        err_path.unlink(missing_ok=True)
 
     exit_s = ended["at"] - t0
     return Result.from_output(
