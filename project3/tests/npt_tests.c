@@ -213,18 +213,41 @@ KTEST(npt, complicate)
 	check_no_leak(free_at_start);
 }
 
+/* The lowest and highest present slots of a table (-1: none), and how many are present:
+ * where the entry a wrong index put went. */
+static int present_slots(const npte_t *table, int *last)
+{
+	int first = -1, count = 0;
+	for (int i = 0; i < NPT_ENTRIES; i++) {
+		if (!(table[i] & NPTE_P))
+			continue;
+		if (first < 0)
+			first = i;
+		*last = i;
+		count++;
+	}
+	return count ? first : -1;
+}
+
 /* Walk the NPT by hand from its root: upper levels P|RW|US, no NX, no PS. */
 static npte_t *walk_by_hand(struct npt *npt, uint64_t gpa)
 {
 	npte_t *table = P2V(npt_root_pa(npt));
 
 	for (int level = NPT_LEVELS - 1; level > 0; level--) {
-		npte_t e = table[NPT_INDEX(level, gpa)];
+		int slot = NPT_INDEX(level, gpa), last = -1;
+		npte_t e = table[slot];
+		int first = present_slots(table, &last);
+		if (!(e & NPTE_P) && first >= 0)
+			test_fail(__FILE__, __LINE__,
+				  "gpa 0x%lx: level %d slot %d (NPT_INDEX) is empty, but the table"
+				  " has entries in slots %d..%d: check your level %d index",
+				  gpa, level, slot, first, last, level);
 		if ((e & UPPER_BITS) != NPTE_UPPER)
 			test_fail(__FILE__, __LINE__,
-				  "gpa 0x%lx: level %d entry has flags"
+				  "gpa 0x%lx: level %d slot %d entry has flags"
 				  " 0x%lx, expected P|RW|US (0x%lx) with NX and PS clear",
-				  gpa, level, e & UPPER_BITS, NPTE_UPPER);
+				  gpa, level, slot, e & UPPER_BITS, NPTE_UPPER);
 		table = P2V(e & NPTE_ADDR_MASK);
 	}
 	return &table[NPT_INDEX(0, gpa)];
