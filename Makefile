@@ -3,6 +3,7 @@
 #   make              build the kernel ISO and the disk image
 #   make run          boot it in QEMU (TEST=name or TEST='group.*' picks tests)
 #   make run-gdb      boot paused, waiting for gdb;  make gdb  attaches gdb
+#   make gdb-batch TEST=... CMDS=f.gdb   QEMU paused, gdb runs f.gdb, QEMU stopped
 #   make check        the project's whole test suite (host tests + kernel tests)
 #   make grade        Project 3's score
 #   make format       reformat the C sources (.clang-format)
@@ -139,6 +140,13 @@ run-gdb: all
 gdb:
 	gdb -q -nx -x .gdbinit
 
+# QEMU paused, the gdb script CMDS run in batch mode, QEMU stopped by its PID
+# (grader/harness/gdb_batch.py builds QEMU's command line with qemu_args).
+gdb-batch: all
+	@test -n "$(CMDS)" || { echo "usage: make gdb-batch TEST=... CMDS=script.gdb"; exit 2; }
+	PYTHONPATH=grader $(PYTHON) -m harness.gdb_batch --iso $(B)/keos.iso --port $(GDBPORT) \
+		--test '$(TEST)' $(CMDS)
+
 # ---- tests ----
 
 PYTEST := $(PYTHON) -m pytest -c grader/pytest.ini
@@ -180,6 +188,6 @@ handout:
 clean:
 	rm -rf build
 
-.PHONY: all run run-gdb gdb check grade clean tools-ok handout format
+.PHONY: all run run-gdb gdb gdb-batch check grade clean tools-ok handout format
 .DELETE_ON_ERROR:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
