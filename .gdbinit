@@ -213,7 +213,7 @@ define guest-insn
 		if $gpa != -1
 			npt-gpa2hva $gi_vcpu->vm->npt.pml4 $gpa
 			if $hva != 0
-				printf "vcpu%d guest rip 0x%lx = gpa 0x%lx = host 0x%lx, in ", $gi_vcpu->id, $gi_rip, $gpa, $hva
+				printf "vcpu%d guest rip 0x%lx = gpa 0x%lx = host 0x%lx: ", $gi_vcpu->id, $gi_rip, $gpa, $hva
 				info symbol $gi_rip
 				x/6i $hva
 			end

@@ -26,7 +26,9 @@ LOG = qemu.LOG_DIR / "gdb-batch.log"
 
 
 def connect_script(kernel, port):
-    lines = [f"file {kernel}"]
+    # `symbol-file` alone drops every symbol file .gdbinit loaded (else the guest's
+    # would be there twice), then the ISO's own kernel and the guest KeOS.
+    lines = ["symbol-file", f"file {kernel}"]
     if GUEST_ELF.exists():
         lines.append(f"add-symbol-file {GUEST_ELF}")
     return "\n".join(lines + [f"target remote localhost:{port}", ""])

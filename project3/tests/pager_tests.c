@@ -80,12 +80,13 @@ static void check_loaders(void)
 			if (!pager_find(&g.pager, gpa))
 				loader_problem_found(&n, "page 0x%lx of segment %d has no loader",
 						     gpa, i);
-	for (int b = 0; b < PAGER_BUCKETS; b++) {
-		for (struct page_loader *l = g.pager.buckets[b]; l; l = l->next) {
+	/* Wrong places first: an overlap is usually their consequence. */
+	for (int b = 0; b < PAGER_BUCKETS; b++)
+		for (struct page_loader *l = g.pager.buckets[b]; l; l = l->next)
 			check_loader(l, pager_loader_segment(elf, l), &n);
+	for (int b = 0; b < PAGER_BUCKETS; b++)
+		for (struct page_loader *l = g.pager.buckets[b]; l; l = l->next)
 			check_overlap(l, &n);
-		}
-	}
 	if (n > 8)
 		printk("pager-check: ... %d problems in all\n", n);
 }
@@ -271,13 +272,14 @@ static void byte_differs(int line, uint64_t gpa, const uint8_t *actual, uint64_t
 	while (actual[off % 64] == expect_page[off])
 		off++;
 	int seg = segment_of_byte(gpa + off);
-	char should[48] = "zero (no segment's file bytes)", did[80] = "no loader wrote it";
+	char should[48] = "zero (no segment's file bytes)", did[88] = "no loader wrote it";
 	if (seg >= 0)
 		snprintf(should, sizeof(should), "segment %d's loader", seg);
 	struct page_loader *w = writer_of_byte(gpa, off);
 	if (w)
 		snprintf(did, sizeof(did),
-			 "the loader for segment %d (file_off 0x%lx page_off 0x%x file_len 0x%x)",
+			 "the loader for segment %d (file_off 0x%lx page_off 0x%x file_len 0x%x) "
+			 "wrote it",
 			 pager_loader_segment(&g.pager.elf, w), w->file_off, w->page_off,
 			 w->file_len);
 	test_fail(__FILE__, line, "page 0x%lx +0x%lx is 0x%02x, expected 0x%02x from %s; %s", gpa,
