@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Verdict, qemu, rubric
+from harness import Verdict, examples, qemu, rubric
 from harness.plugin import SOLUTION_DIR, SOLUTION_ISO
 
 ROOT = qemu.ROOT
@@ -201,6 +201,8 @@ def test_mutant_is_caught(mutant_builds, keos, mutant):
         unclear += [f"{name}: {result.failure!r} lacks {text!r}"
                     for test, text in mutant.messages
                     if test == name and text not in (result.failure or "")]
+        if any(test == name for test, _ in mutant.messages):
+            unclear += filter(None, [examples.example_mismatch(name, result.failure)])
     assert not missed, f"{mutant.name} ({mutant.script}) was not caught by:\n" + \
         "\n".join(missed)
     assert not unclear, f"{mutant.name}: the message does not name the bug:\n" + \

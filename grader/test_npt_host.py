@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import examples
+
 ROOT = Path(__file__).resolve().parents[1]
 MAKEFILE = ROOT / "grader" / "host" / "npt.mk"
 BUILD = ROOT / "build" / "host"
@@ -201,6 +203,8 @@ def test_mutant_is_caught(runtime, sed):
             survivors.append(f"{name}: {o.verdict}")
         elif name in messages and messages[name] not in o.line:
             unclear.append(f"{name}: {o.line!r} lacks {messages[name]!r}")
+        elif name in messages:
+            unclear += filter(None, [examples.example_mismatch(name, o.line.split(" ", 2)[2])])
     assert not survivors, f"mutant {sed.stem} was not caught by: {survivors}"
     assert not unclear, f"mutant {sed.stem}: the message does not name the bug:\n" + \
         "\n".join(unclear)
