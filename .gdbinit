@@ -228,6 +228,28 @@ symbols are loaded). Addresses shown by x/i are host addresses of the same bytes
 running 32-bit code needs `set architecture i386` first.
 end
 
+define guest-insn-student
+	if $argc != 1
+		echo usage: guest-insn-student VCPU   (a struct vcpu *, one word)\n
+	else
+		set $gs_vcpu = (struct vcpu *)($arg0)
+		set $gs_rip = $gs_vcpu->vmcb->save.rip
+		set $hva = kev_debug_gva2hva($gs_vcpu, $gs_rip)
+		if $hva == 0
+			printf "vcpu%d guest rip 0x%lx: npt_gva2hpa (or npt_gpa2hpa) says it is not mapped\n", $gs_vcpu->id, $gs_rip
+		else
+			printf "vcpu%d guest rip 0x%lx = host 0x%lx by npt_gva2hpa: ", $gs_vcpu->id, $gs_rip, $hva
+			info symbol $gs_rip
+			x/6i $hva
+		end
+	end
+end
+document guest-insn-student
+guest-insn-student VCPU: like guest-insn, but the translation is the student's own
+npt_gva2hpa (npt_gpa2hpa while the guest's paging is off), called in the kernel
+(kev_debug_gva2hva, an inferior call). When the two disagree, the translation is wrong.
+end
+
 # ---- connect: last, because a failed `target remote` ends this file ----
 
 # `make run-gdb` writes this file: "target remote localhost:PORT", PORT being your own

@@ -41,6 +41,7 @@ finish
 vcpu-exit $v
 vmcb $v->vmcb
 guest-insn $v
+guest-insn-student $v
 guest-gva2gpa $v $v->vmcb->save.rip
 printf "GPA 0x%lx RIP 0x%lx\\n", $gpa, $v->vmcb->save.rip
 npt-gpa2hva $v->vm->npt.pml4 $v->exit.info2
@@ -54,10 +55,12 @@ info symbol thread_start
     assert not qemu.live_pids(), "gdb-batch left QEMU running"
     assert "exit_int_info 0x0: no event was being delivered" in out, out
     assert re.search(r"vcpu0 of keos\.elf: exit 0x400 ", out), out
-    m = re.search(r"vcpu0 guest rip (0xffffffff81\w+) = gpa (0x\w+) = host 0xffff8000\w+: "
+    m = re.search(r"vcpu0 guest rip (0xffffffff81\w+) = gpa (0x\w+) = host (0xffff8000\w+): "
                   r"\w+( \+ \d+)? in section \.text of \S*guests/keos\.elf", out)
     assert m, f"guest-insn did not name a guest function:\n{out}"
     assert re.search(r"^\s+0xffff8000\w+:\t\S", out, re.M), f"no instructions:\n{out}"
+    assert re.search(rf"vcpu0 guest rip {m.group(1)} = host {m.group(3)} by npt_gva2hpa: ", out), \
+        f"guest-insn-student does not agree with guest-insn:\n{out}"
     rip, gpa = int(m.group(1), 16), int(m.group(2), 16)
     assert gpa == rip - 0xFFFFFFFF80000000, "guest-insn: the guest maps KERN_BASE + pa"
     assert f"GPA {gpa:#x} RIP {rip:#x}" in out, out

@@ -342,6 +342,15 @@ void vm_run(struct vm *vm)
 		thread_join(vm->vcpus[i].thread);
 }
 
+uint64_t kev_debug_gva2hva(struct vcpu *vcpu, uint64_t gva)
+{
+	struct vmcb_save_area *s = &vcpu->vmcb->save;
+	uint64_t hpa;
+	if (!(s->cr0 & (1UL << 31)))
+		return npt_gpa2hpa(&vcpu->vm->npt, gva & 0xFFFFFFFF, &hpa) ? 0 : (uint64_t)P2V(hpa);
+	return npt_gva2hpa(&vcpu->vm->npt, s->cr3, gva, &hpa) ? 0 : (uint64_t)P2V(hpa);
+}
+
 /*
  * What a TA needs to place a guest crash: the event being delivered, the RIP
  * with the guest ELF's own symbol, the bytes there, and the guest-physical page

@@ -139,6 +139,8 @@ int vcpu_gva_to_gpa(struct vcpu *vcpu, uint64_t gva, uint64_t *gpa);
 int vcpu_read_gva(struct vcpu *vcpu, uint64_t gva, void *dst, size_t len);
 /* End the whole VM with an error (printed, kept in vm->error). */
 void vcpu_fail(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For gdb (guest-insn-student): host address of guest-virtual gva through npt_gva2hpa, or 0. */
+uint64_t kev_debug_gva2hva(struct vcpu *vcpu, uint64_t gva);
 /* Print a crashed vCPU's state: event, RIP (symbolized), bytes there, its page. */
 void vcpu_report_crash(struct vcpu *vcpu);
 /* Build guest page tables at table_gpa (6 pages of RAM) identity-mapping [0, 4 GiB). */
