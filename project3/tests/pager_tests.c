@@ -131,6 +131,15 @@ static void expect_all_exited_zero(void)
 
 /* ---- tests ---- */
 
+static void expect_no_entry_point(struct elf_image *img, const char *why)
+{
+	uint64_t pa = 0;
+	if (pager_entry_point(img, &pa) == 0)
+		test_fail(__FILE__, __LINE__,
+			  "pager_entry_point accepted entry 0x%lx (gave 0x%lx), expected -1: %s",
+			  img->entry, pa, why);
+}
+
 KTEST(pager, entry_point)
 {
 	static struct elf_image img;
@@ -155,9 +164,9 @@ KTEST(pager, entry_point)
 	CHECK_EQ(pager_entry_point(&img, &pa), 0);
 	CHECK_EQ(pa, 0x181FFF);
 	img.entry = 0xFFFFFFFF80100000UL + 0x3000; /* one past the first segment */
-	CHECK(pager_entry_point(&img, &pa) != 0);
+	expect_no_entry_point(&img, "one past the end of segment 0 (p_vaddr + p_memsz)");
 	img.entry = 0x100000; /* a physical address is not where the code is linked */
-	CHECK(pager_entry_point(&img, &pa) != 0);
+	expect_no_entry_point(&img, "a physical address: compare e_entry with p_vaddr");
 }
 
 KTEST(pager, boot_keos)
@@ -190,7 +199,10 @@ KTEST(pager, lazy)
 	CHECK_EQ(g.pager.stats.image_pages, 0);
 	uint64_t pages, loaded, reloaded;
 	count_pages(&pages, &loaded, &reloaded);
-	CHECK(pages > 0);
+	if (pages == 0)
+		test_fail(__FILE__, __LINE__,
+			  "no loader registered after guest_create: "
+			  "pager_load_phdr must add one per page");
 	CHECK_EQ(loaded, 0);
 	for (int b = 0; b < PAGER_BUCKETS; b++)
 		for (struct page_loader *l = g.pager.buckets[b]; l; l = l->next)
@@ -210,10 +222,22 @@ KTEST(pager, lazy)
 	/* Every page that was loaded was loaded because the guest faulted on it, once. */
 	CHECK_EQ(reloaded, 0);
 	CHECK_EQ(g.pager.stats.image_pages, loaded);
-	CHECK(g.pager.stats.faults >= loaded + g.pager.stats.zero_pages);
+	if (g.pager.stats.faults < loaded + g.pager.stats.zero_pages)
+		test_fail(__FILE__, __LINE__,
+			  "%lu faults, but %lu image and %lu zero pages were loaded: pages were "
+			  "loaded without a fault",
+			  g.pager.stats.faults, loaded, g.pager.stats.zero_pages);
 	/* The guest has a 1 MiB section it never touches: it must never be read. */
-	CHECK(pages - loaded >= 256);
-	CHECK(g.pager.stats.bytes_read <= loaded * PAGE_SIZE);
+	if (pages - loaded < 256)
+		test_fail(__FILE__, __LINE__,
+			  "%lu of %lu image pages were loaded, expected at least 256 never to be: "
+			  "the untouched segment was read",
+			  loaded, pages);
+	if (g.pager.stats.bytes_read > loaded * PAGE_SIZE)
+		test_fail(__FILE__, __LINE__,
+			  "%lu bytes read from the image for %lu pages loaded: a loader reads more "
+			  "than its page",
+			  g.pager.stats.bytes_read, loaded);
 	/* Host memory follows what the guest touched (plus NPT tables), not its 256 MiB. */
 	uint64_t touched = loaded + g.pager.stats.zero_pages;
 	if (used > touched + 64)
