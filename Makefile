@@ -137,7 +137,9 @@ run-gdb: all
 	@echo "QEMU is paused; in another terminal run: make gdb   (port $(GDBPORT))"
 	@$(QEMU) $(QEMU_ARGS) -serial stdio -S -gdb tcp:localhost:$(GDBPORT); tools/status.sh $$?
 
+# gdb reading end-of-file would detach at once and leave QEMU running: refuse.
 gdb:
+	@test -t 0 || { echo "make gdb needs a terminal; for a script: make gdb-batch CMDS=f.gdb"; exit 2; }
 	gdb -q -nx -x .gdbinit
 
 # QEMU paused, the gdb script CMDS run in batch mode, QEMU stopped by its PID
