@@ -106,10 +106,11 @@ void svm_describe_event(uint64_t info, char *buf, size_t len)
 		snprintf(buf, len, "no event");
 		return;
 	}
-	const char *name =
-	    type == SVM_EXITINTINFO_TYPE_EXEPT && vector < 32 && exception_names[vector]
-		? exception_names[vector]
-		: "event";
+	char name[16] = "event";
+	if (type == SVM_EXITINTINFO_TYPE_EXEPT && vector < 32 && exception_names[vector])
+		snprintf(name, sizeof(name), "%s", exception_names[vector]);
+	else if (type == SVM_EXITINTINFO_TYPE_SOFT)
+		snprintf(name, sizeof(name), "int 0x%x", vector);
 	int n =
 	    snprintf(buf, len, "%s (vector %u, %s", name, vector, types[type] ? types[type] : "?");
 	if (n >= 0 && (size_t)n < len && (info & SVM_EXITINTINFO_VALID_ERR))

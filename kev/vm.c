@@ -360,12 +360,12 @@ void vcpu_report_crash(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
 	struct vmcb_save_area *s = &vcpu->vmcb->save;
-	char event[64], sym[48] = "?";
+	char event[64], sym[48] = "";
 	svm_describe_event(vcpu->vmcb->control.exit_int_info, event, sizeof(event));
-	if (vm->symbolize)
-		vm->symbolize(vm->report_arg, s->rip, sym, sizeof(sym));
+	if (vm->symbolize && vm->symbolize(vm->report_arg, s->rip, sym + 1, sizeof(sym) - 1) == 0)
+		sym[0] = ' ';
 	printk("kev:   exit_int_info 0x%lx: %s\n", vcpu->vmcb->control.exit_int_info, event);
-	printk("kev:   rip 0x%lx %s  rsp 0x%lx  cr0 0x%lx cr3 0x%lx efer 0x%lx\n", s->rip, sym,
+	printk("kev:   rip 0x%lx%s  rsp 0x%lx  cr0 0x%lx cr3 0x%lx efer 0x%lx\n", s->rip, sym,
 	       s->rsp, s->cr0, s->cr3, s->efer);
 	uint8_t code[16];
 	uint64_t gpa;

@@ -27,8 +27,8 @@ static void loader_problem_found(int *n, const char *fmt, ...)
 		printk("pager-check: %s\n", msg);
 }
 
-/* Loader l against segment ph: it must read inside the segment's file bytes, and put
- * them where p_paddr says. */
+/* Loader l against its segment seg: it must read inside the segment's file bytes, and
+ * put them where p_paddr says. */
 static void check_loader(struct page_loader *l, int seg, int *n)
 {
 	if (l->file_len == 0)
