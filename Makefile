@@ -4,6 +4,7 @@
 #   make run          boot it in QEMU (TEST=name or TEST='group.*' picks tests)
 #   make iso          the GRUB ISO (build/keos.iso); BOOT=iso boots it everywhere
 #   make run-gdb      boot paused, waiting for gdb;  make gdb  attaches gdb
+#   make gdb-batch TEST=... CMDS=f.gdb   QEMU paused, gdb runs f.gdb, QEMU stopped
 #   make check        the project's whole test suite (host tests + kernel tests)
 #   make grade        Project 3's score
 #   make format       reformat the C sources (.clang-format)
@@ -243,10 +244,9 @@ run: all
 
 # gdb: `make gdb` (or plain gdb, through .gdbinit) loads build/gdb-session.gdb, which
 # names this build's kernel and port; run-gdb and gdb both write it.
-GDB_SESSION := build/gdb-session.gdb
 define write-gdb-session
-	@mkdir -p build
-	@printf 'file $(B)/kernel.elf\ntarget remote localhost:$(GDBPORT)\n' > $(GDB_SESSION)
+	@PYTHONPATH=grader $(PYTHON) -m harness.gdb_batch --write-session \
+		--kernel $(B)/kernel.elf --port $(GDBPORT)
 endef
 
 run-gdb: all
@@ -254,10 +254,19 @@ run-gdb: all
 	@echo "QEMU is paused; in another terminal run: make gdb   (port $(GDBPORT))"
 	@$(HARNESS) --gdb $(GDBPORT) '$(TEST)'
 
+# gdb reading end-of-file would detach at once and leave QEMU running: refuse.
 gdb:
+	@test -t 0 || { echo "make gdb needs a terminal; for a script: make gdb-batch CMDS=f.gdb"; exit 2; }
 	@test -f $(B)/kernel.elf || { echo "no $(B)/kernel.elf: run make$(if $(SOLUTION), SOLUTION=1) first"; exit 1; }
 	$(write-gdb-session)
 	gdb -q -nx -x .gdbinit
+
+# QEMU paused, the gdb script CMDS run in batch mode, QEMU stopped by its PID
+# (grader/harness/gdb_batch.py builds QEMU's command line with qemu_args).
+gdb-batch: all
+	@test -n "$(CMDS)" || { echo "usage: make gdb-batch TEST=... CMDS=script.gdb"; exit 2; }
+	PYTHONPATH=grader $(KEOS_ENV) $(PYTHON) -m harness.gdb_batch --image $(IMAGE) \
+		--kernel $(B)/kernel.elf --port $(GDBPORT) --test '$(TEST)' $(CMDS)
 
 # ---- tests ----
 
@@ -312,8 +321,8 @@ handout:
 clean:
 	rm -rf build
 
-.PHONY: all iso run run-gdb gdb check grade clean tools-ok toolchain-ok iso-tools-ok handout \
-	format
+.PHONY: all iso run run-gdb gdb gdb-batch check grade clean tools-ok toolchain-ok \
+	iso-tools-ok handout format
 .DELETE_ON_ERROR:
 # Dependency files named from the object lists, the guests' too (whichever B this is).
 -include $(KERNEL_OBJS:.o=.d) $(GUEST_OBJS:.o=.d)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Verdict, qemu, rubric
+from harness import Verdict, examples, qemu, rubric
 from harness.plugin import MAKE_VARS, SOLUTION_DIR, SOLUTION_IMAGE
 
 ROOT = qemu.ROOT
@@ -72,6 +72,7 @@ class Mutant:
     target: str         # the file it edits, relative to the repository
     expect: list        # rubric tests that must catch it (FAIL or PANIC)
     may_fail: list      # knock-on failures; every other rubric test must still pass
+    messages: list      # (test, text): the test's failure must say text (issue 15)
 
 
 def load_mutants():
@@ -85,8 +86,9 @@ def load_mutants():
             return [n for line in re.findall(rf"^# {key}:(.*)$", text, re.M)
                     for n in line.split()]
         more, may = NPT_MUTANTS.get(script.stem, ([], []))
+        messages = [tuple(m.split(": ", 1)) for m in re.findall(r"^# message: (.*)$", text, re.M)]
         out.append(Mutant(script.stem, script, TARGETS[script.stem.split("_")[0]],
-                          names("expect") + more, names("may-fail") + may))
+                          names("expect") + more, names("may-fail") + may, messages))
     return out
 
 
@@ -174,6 +176,8 @@ def test_every_mutant_names_rubric_tests():
         unknown = [n for n in m.expect + m.may_fail if n not in ITEMS]
         assert not unknown, f"{m.script.name} names tests not in the rubric: {unknown}"
         assert not set(m.expect) & set(m.may_fail), f"{m.script.name}: expect or may-fail?"
+        assert all(t in m.expect for t, _ in m.messages), \
+            f"{m.script.name}: a '# message:' line for a test it does not expect to fail"
 
 
 def test_mutant_build_time(mutant_builds, keos):
@@ -188,15 +192,22 @@ def test_mutant_build_time(mutant_builds, keos):
 def test_mutant_is_caught(mutant_builds, keos, mutant):
     image, _, error = mutant_builds[0][mutant.name]
     assert error is None, f"{mutant.name}: {error}"
-    missed = []
+    missed, unclear = [], []
     for name in mutant.expect:
         item = ITEMS[name]
         result = keos(name, image=image, timeout=item.timeout)
         scored = rubric.score(item, result)
         if result.verdict not in CAUGHT or scored.earned:
             missed.append(f"{name}: {result.verdict} {scored.detail}\n{result.explain(10)}")
+        unclear += [f"{name}: {result.failure!r} lacks {text!r}"
+                    for test, text in mutant.messages
+                    if test == name and text not in (result.failure or "")]
+        if any(test == name for test, _ in mutant.messages):
+            unclear += filter(None, [examples.example_mismatch(name, result.failure)])
     assert not missed, f"{mutant.name} ({mutant.script}) was not caught by:\n" + \
         "\n".join(missed)
+    assert not unclear, f"{mutant.name}: the message does not name the bug:\n" + \
+        "\n".join(unclear)
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])

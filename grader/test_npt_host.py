@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import examples
+
 ROOT = Path(__file__).resolve().parents[1]
 MAKEFILE = ROOT / "grader" / "host" / "npt.mk"
 BUILD = ROOT / "build" / "host"
@@ -167,6 +169,13 @@ def mutant_expectations(sed):
     return names
 
 
+def mutant_messages(sed):
+    """{test: text its failure must contain}, from "# message: <test>: <text>" lines: the
+    message names the bug's place (issue 15), not just that something is wrong."""
+    return dict(line.split(":", 1)[1].strip().split(": ", 1)
+                for line in sed.read_text().splitlines() if line.startswith("# message:"))
+
+
 @needs_solution
 @pytest.mark.parametrize("sed", MUTANTS, ids=lambda p: getattr(p, "stem", str(p)))
 def test_mutant_is_caught(runtime, sed):
@@ -186,9 +195,16 @@ def test_mutant_is_caught(runtime, sed):
         src.write_text(mutated)
     prog = build(src, out_dir / "npt")
 
-    survivors = []
+    survivors, unclear = [], []
+    messages = mutant_messages(sed)
     for name in expected:
         o = run_test(prog, name)
         if o.verdict != "FAIL":
             survivors.append(f"{name}: {o.verdict}")
+        elif name in messages and messages[name] not in o.line:
+            unclear.append(f"{name}: {o.line!r} lacks {messages[name]!r}")
+        elif name in messages:
+            unclear += filter(None, [examples.example_mismatch(name, o.line.split(" ", 2)[2])])
     assert not survivors, f"mutant {sed.stem} was not caught by: {survivors}"
+    assert not unclear, f"mutant {sed.stem}: the message does not name the bug:\n" + \
+        "\n".join(unclear)

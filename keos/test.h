@@ -44,12 +44,13 @@ __noreturn void test_skip(const char *fmt, ...) __attribute__((format(printf, 1,
 			test_fail(__FILE__, __LINE__, "CHECK(%s)", #c);                            \
 	} while (0)
 
+/* CHECK_EQ(actual, expected): the message gives both values, in that order. */
 #define CHECK_EQ(a, b)                                                                             \
 	do {                                                                                       \
 		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                   \
 		if (a_ != b_)                                                                      \
-			test_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): 0x%lx != 0x%lx", #a, #b,  \
-				  a_, b_);                                                         \
+			test_fail(__FILE__, __LINE__,                                              \
+				  "CHECK_EQ(%s, %s): got 0x%lx, expected 0x%lx", #a, #b, a_, b_);  \
 	} while (0)
 
 void run_tests(const char *selection);

@@ -26,6 +26,24 @@ struct elf_ehdr {
 	uint16_t e_shstrndx;
 } __packed;
 
+struct elf_shdr {
+	uint32_t sh_name, sh_type;
+	uint64_t sh_flags, sh_addr, sh_offset, sh_size;
+	uint32_t sh_link, sh_info;
+	uint64_t sh_addralign, sh_entsize;
+} __packed;
+
+struct elf_sym {
+	uint32_t st_name;
+	uint8_t st_info, st_other;
+	uint16_t st_shndx;
+	uint64_t st_value, st_size;
+} __packed;
+
+#define SHT_SYMTAB 2
+#define STT_OBJECT 1
+#define STT_FUNC   2
+
 #define ET_EXEC	  2
 #define EM_X86_64 62
 
@@ -95,5 +113,69 @@ int elf_read_headers(struct file *f, uint64_t mem_size, struct elf_image *img, c
 	if (img->nphdrs == 0)
 		REFUSE("no loadable segment");
 	img->entry = eh.e_entry;
+	if (eh.e_shentsize == sizeof(struct elf_shdr)) {
+		img->shoff = eh.e_shoff;
+		img->shnum = eh.e_shnum;
+	}
+	return 0;
+}
+
+/* Read exactly len bytes at off, inside the file. */
+static int read_exact(const struct elf_image *img, void *dst, size_t len, uint64_t off)
+{
+	if (off > img->file_size || len > img->file_size - off)
+		return -1;
+	return file_read_at(img->file, dst, len, off) == (ssize_t)len ? 0 : -1;
+}
+
+static int read_shdr(const struct elf_image *img, unsigned i, struct elf_shdr *sh)
+{
+	if (i >= img->shnum)
+		return -1;
+	return read_exact(img, sh, sizeof(*sh), img->shoff + i * sizeof(*sh));
+}
+
+/* The closest symbol at or below addr (code or data, not a file or section name). */
+static int nearest_symbol(const struct elf_image *img, const struct elf_shdr *symtab, uint64_t addr,
+			  struct elf_sym *best)
+{
+	struct elf_sym chunk[32];
+	uint64_t count = symtab->sh_size / sizeof(struct elf_sym);
+	bool found = false;
+	for (uint64_t i = 0; i < count; i += ARRAY_SIZE(chunk)) {
+		size_t n = MIN(ARRAY_SIZE(chunk), count - i);
+		if (read_exact(img, chunk, n * sizeof(chunk[0]),
+			       symtab->sh_offset + i * sizeof(chunk[0])) != 0)
+			return -1;
+		for (size_t j = 0; j < n; j++) {
+			struct elf_sym *s = &chunk[j];
+			unsigned type = s->st_info & 0xF;
+			if (s->st_shndx == 0 || s->st_name == 0 || type > STT_FUNC ||
+			    s->st_value > addr || (found && s->st_value <= best->st_value))
+				continue;
+			*best = *s;
+			found = true;
+		}
+	}
+	return found ? 0 : -1;
+}
+
+int elf_symbolize(const struct elf_image *img, uint64_t addr, char *buf, size_t len)
+{
+	struct elf_shdr symtab, strtab;
+	struct elf_sym sym;
+	unsigned i = 0;
+	while (i < img->shnum && (read_shdr(img, i, &symtab) != 0 || symtab.sh_type != SHT_SYMTAB))
+		i++;
+	if (i == img->shnum || read_shdr(img, symtab.sh_link, &strtab) != 0)
+		return -1;
+	if (nearest_symbol(img, &symtab, addr, &sym) != 0 || sym.st_name >= strtab.sh_size)
+		return -1;
+	char name[40] = "";
+	size_t n = MIN(sizeof(name) - 1, strtab.sh_size - sym.st_name);
+	if (read_exact(img, name, n, strtab.sh_offset + sym.st_name) != 0)
+		return -1;
+	name[n] = '\0';
+	snprintf(buf, len, "%s+0x%lx", name, addr - sym.st_value);
 	return 0;
 }

@@ -28,6 +28,8 @@ struct elf_image {
 	int nphdrs;
 	struct elf_phdr phdrs[ELF_MAX_PHDRS];
 	uint64_t header_bytes_read;
+	uint64_t shoff; /* section headers, for elf_symbolize (0: none) */
+	uint16_t shnum;
 };
 
 /*
@@ -36,3 +38,10 @@ struct elf_image {
  */
 int elf_read_headers(struct file *f, uint64_t mem_size, struct elf_image *img, char *err,
 		     size_t errlen);
+
+/*
+ * The symbol of the image's symbol table (.symtab) that contains the virtual
+ * address addr, as "name+0xoff" in buf, read from the file now (for crash
+ * reports: the guest's own names, not the host's). 0, or -1 if none.
+ */
+int elf_symbolize(const struct elf_image *img, uint64_t addr, char *buf, size_t len);

@@ -129,10 +129,23 @@ static bool handle_hlt(struct vcpu *vcpu)
 	return true;
 }
 
+/*
+ * A triple fault: the guest could not deliver an exception. exit_int_info
+ * still holds the first one (QEMU keeps it through the #DF), which is the bug.
+ */
 static bool handle_shutdown(struct vcpu *vcpu)
 {
-	printk("kev: %s vcpu%d: triple fault (shutdown) at rip 0x%lx\n", vcpu->vm->name, vcpu->id,
-	       vcpu->vmcb->save.rip);
+	char event[64], sym[48];
+	uint64_t rip = vcpu->vmcb->save.rip;
+	svm_describe_event(vcpu->vmcb->control.exit_int_info, event, sizeof(event));
+	if (vcpu->vm->symbolize &&
+	    vcpu->vm->symbolize(vcpu->vm->report_arg, rip, sym, sizeof(sym)) == 0)
+		snprintf(vcpu->crash, sizeof(vcpu->crash), "%s at %s (rip 0x%lx)", event, sym, rip);
+	else
+		snprintf(vcpu->crash, sizeof(vcpu->crash), "%s at rip 0x%lx", event, rip);
+	printk("kev: %s vcpu%d: triple fault (shutdown) while delivering %s\n", vcpu->vm->name,
+	       vcpu->id, vcpu->crash);
+	vcpu_report_crash(vcpu);
 	vcpu_end(vcpu, VCPU_TRIPLE_FAULT, 0);
 	return false;
 }

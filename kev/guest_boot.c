@@ -35,6 +35,19 @@ static int write_boot_info(struct vm *vm)
 	return vm_write_gpa(vm, GUEST_MBI_GPA, &info, sizeof(info));
 }
 
+/* Crash reports (kev/vm.c vcpu_report_crash) in the guest's own terms. */
+static int guest_symbolize(void *arg, uint64_t addr, char *buf, size_t len)
+{
+	struct guest *g = arg;
+	return elf_symbolize(&g->pager.elf, addr, buf, len);
+}
+
+static void guest_describe_page(void *arg, uint64_t gpa)
+{
+	struct guest *g = arg;
+	pager_print_loaders(&g->pager, gpa, "kev:   ");
+}
+
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
 		snprintf(err, errlen, __VA_ARGS__);                                                \
@@ -58,6 +71,9 @@ int guest_create(struct guest *g, const char *name, int nvcpus, char *err, size_
 	if (!g->vm)
 		FAIL("cannot create a VM with %d vCPUs (no SVM, or out of memory)", nvcpus);
 	vm_set_pager(g->vm, pager_fault, &g->pager);
+	g->vm->symbolize = guest_symbolize;
+	g->vm->describe_page = guest_describe_page;
+	g->vm->report_arg = g;
 	if (vm_add_mmio(g->vm, MMIO_PRINTER_BASE, MMIO_PRINTER_SIZE, mmio_printer_access,
 			&g->printer) != 0)
 		FAIL("cannot add the MMIO printer");

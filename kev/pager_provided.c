@@ -85,6 +85,33 @@ int pager_run_loader(struct pager *p, struct page_loader *l, void *page)
 	return 0;
 }
 
+int pager_loader_segment(const struct elf_image *elf, const struct page_loader *l)
+{
+	for (int i = 0; l->file_len > 0 && i < elf->nphdrs; i++) {
+		const struct elf_phdr *ph = &elf->phdrs[i];
+		if (l->file_off >= ph->p_offset && l->file_off < ph->p_offset + ph->p_filesz)
+			return i;
+	}
+	for (int i = 0; i < elf->nphdrs; i++) {
+		const struct elf_phdr *ph = &elf->phdrs[i];
+		if (l->gpa + PAGE_SIZE > ph->p_paddr && l->gpa < ph->p_paddr + ph->p_memsz)
+			return i;
+	}
+	return -1;
+}
+
+void pager_print_loaders(struct pager *p, uint64_t gpa, const char *prefix)
+{
+	struct page_loader *l = pager_find(p, gpa);
+	if (!l)
+		printk("%spage 0x%lx has no loader: it is zero-filled RAM\n", prefix, gpa);
+	for (; l; l = pager_find_next(l))
+		printk("%spage 0x%lx loader: segment %d, file_off 0x%lx, file_len 0x%x, page_off "
+		       "0x%x, run %u times\n",
+		       prefix, gpa, pager_loader_segment(&p->elf, l), l->file_off, l->file_len,
+		       l->page_off, l->loads);
+}
+
 int pager_fault(struct vm *vm, uint64_t gpa, void *arg)
 {
 	struct pager *p = arg;

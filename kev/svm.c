@@ -91,3 +91,30 @@ void kev_init(void)
 	kev_setup();
 	printk("kev: SVM with nested paging on %d CPUs\n", ncpu);
 }
+
+static const char *const exception_names[32] = {
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO", "#TS",
+    "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM", "#VE",  "#CP",
+};
+
+void svm_describe_event(uint64_t info, char *buf, size_t len)
+{
+	static const char *const types[8] = {"interrupt", "?", "NMI", "exception", "software int"};
+	unsigned vector = info & SVM_EXITINTINFO_VEC_MASK;
+	unsigned type = (info >> SVM_EXITINTINFO_TYPE_SHIFT) & 7;
+	if (!(info & SVM_EXITINTINFO_VALID)) {
+		snprintf(buf, len, "no event");
+		return;
+	}
+	char name[16] = "event";
+	if (type == SVM_EXITINTINFO_TYPE_EXEPT && vector < 32 && exception_names[vector])
+		snprintf(name, sizeof(name), "%s", exception_names[vector]);
+	else if (type == SVM_EXITINTINFO_TYPE_SOFT)
+		snprintf(name, sizeof(name), "int 0x%x", vector);
+	int n =
+	    snprintf(buf, len, "%s (vector %u, %s", name, vector, types[type] ? types[type] : "?");
+	if (n >= 0 && (size_t)n < len && (info & SVM_EXITINTINFO_VALID_ERR))
+		n += snprintf(buf + n, len - n, ", error code 0x%lx", info >> 32);
+	if (n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, ")");
+}

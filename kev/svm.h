@@ -129,6 +129,20 @@ _Static_assert(__builtin_offsetof(struct vmcb_save_area, g_pat) == 0x268, "VMCB 
 #define SVM_EXIT_NPF	  0x400	      /* nested page fault (Intel: EPT violation) */
 #define SVM_EXIT_INVALID  0xFFFFFFFFU /* QEMU writes it as 32 bits: compare the low half */
 
+/*
+ * exit_int_info: the event (exception, interrupt) the CPU was delivering to the
+ * guest when the exit happened, e.g. the #UD that became a triple fault.
+ * Linux: SVM_EXITINTINFO_*. The error code, if any, is in bits 63..32.
+ */
+#define SVM_EXITINTINFO_VEC_MASK   0xFFU
+#define SVM_EXITINTINFO_TYPE_SHIFT 8 /* bits 10..8: 0 INTR, 2 NMI, 3 exception, 4 soft int */
+#define SVM_EXITINTINFO_TYPE_EXEPT 3
+#define SVM_EXITINTINFO_TYPE_SOFT  4
+#define SVM_EXITINTINFO_VALID_ERR  (1U << 11)
+#define SVM_EXITINTINFO_VALID	   (1U << 31)
+/* "#UD (vector 6, exception)", with the error code if there is one, or "no event". */
+void svm_describe_event(uint64_t exit_int_info, char *buf, size_t len);
+
 /* IOIO exit_info_1 */
 #define SVM_IOIO_TYPE_IN     (1U << 0)
 #define SVM_IOIO_STR	     (1U << 2)

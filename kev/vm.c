@@ -342,6 +342,49 @@ void vm_run(struct vm *vm)
 		thread_join(vm->vcpus[i].thread);
 }
 
+uint64_t kev_debug_gva2hva(struct vcpu *vcpu, uint64_t gva)
+{
+	struct vmcb_save_area *s = &vcpu->vmcb->save;
+	uint64_t hpa;
+	if (!(s->cr0 & (1UL << 31)))
+		return npt_gpa2hpa(&vcpu->vm->npt, gva & 0xFFFFFFFF, &hpa) ? 0 : (uint64_t)P2V(hpa);
+	return npt_gva2hpa(&vcpu->vm->npt, s->cr3, gva, &hpa) ? 0 : (uint64_t)P2V(hpa);
+}
+
+/*
+ * What a TA needs to place a guest crash: the event being delivered, the RIP
+ * with the guest ELF's own symbol, the bytes there, and the guest-physical page
+ * with whoever filled it (vm->describe_page: the pager's loaders).
+ */
+void vcpu_report_crash(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	struct vmcb_save_area *s = &vcpu->vmcb->save;
+	char event[64], sym[48] = "";
+	svm_describe_event(vcpu->vmcb->control.exit_int_info, event, sizeof(event));
+	if (vm->symbolize && vm->symbolize(vm->report_arg, s->rip, sym + 1, sizeof(sym) - 1) == 0)
+		sym[0] = ' ';
+	printk("kev:   exit_int_info 0x%lx: %s\n", vcpu->vmcb->control.exit_int_info, event);
+	printk("kev:   rip 0x%lx%s  rsp 0x%lx  cr0 0x%lx cr3 0x%lx efer 0x%lx\n", s->rip, sym,
+	       s->rsp, s->cr0, s->cr3, s->efer);
+	uint8_t code[16];
+	uint64_t gpa;
+	if (vcpu_gva_to_gpa(vcpu, s->rip, &gpa) != 0) {
+		printk("kev:   rip 0x%lx is not mapped by the guest's page table\n", s->rip);
+		return;
+	}
+	if (vcpu_read_gva(vcpu, s->rip, code, sizeof(code)) == 0) {
+		char hex[3 * sizeof(code) + 1];
+		for (size_t i = 0; i < sizeof(code); i++)
+			snprintf(hex + 3 * i, 4, " %02x", code[i]);
+		printk("kev:   bytes at rip:%s\n", hex);
+	}
+	printk("kev:   rip is at guest-physical 0x%lx, in page 0x%lx\n", gpa,
+	       ALIGN_DOWN(gpa, PAGE_SIZE));
+	if (vm->describe_page)
+		vm->describe_page(vm->report_arg, ALIGN_DOWN(gpa, PAGE_SIZE));
+}
+
 void vcpu_fail(struct vcpu *vcpu, const char *fmt, ...)
 {
 	struct vm *vm = vcpu->vm;
@@ -351,6 +394,8 @@ void vcpu_fail(struct vcpu *vcpu, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	printk("kev: %s vcpu%d: %s (rip 0x%lx)\n", vm->name, vcpu->id, msg, vcpu->vmcb->save.rip);
+	if (vcpu->vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID)
+		vcpu_report_crash(vcpu); /* it happened while delivering an exception */
 	/* Keep the first error only: later ones are usually its consequences. */
 	if (!__atomic_test_and_set(&vm->error_taken, __ATOMIC_SEQ_CST))
 		snprintf(vm->error, sizeof(vm->error), "vcpu%d: %s", vcpu->id, msg);
@@ -365,7 +410,7 @@ const char *vm_verdict_string(struct vm *vm, char *buf, size_t len)
 	}
 	for (int i = 0; i < vm->nvcpus; i++) {
 		if (vm->vcpus[i].verdict == VCPU_TRIPLE_FAULT) {
-			snprintf(buf, len, "triple fault on vcpu%d", i);
+			snprintf(buf, len, "triple fault on vcpu%d: %s", i, vm->vcpus[i].crash);
 			return buf;
 		}
 	}

@@ -80,6 +80,7 @@ struct vcpu {
 	uint64_t npf_exits;
 	uint64_t intr_exits; /* host interrupts that arrived while the guest ran */
 	uint64_t test_msr;   /* a scratch MSR the tests read and write */
+	char crash[96];	     /* a triple fault: the event and where, for the verdict */
 	char line[128];	     /* console output waiting for its newline */
 	int line_len;
 	bool flush_tlb; /* flush the guest TLB at the next VMRUN */
@@ -101,6 +102,10 @@ struct vm {
 	volatile bool stopping; /* a vCPU ended the VM: the others leave at their next exit */
 	char console[2048];	/* everything the guest printed, for tests to check */
 	size_t console_len;
+	/* Optional, for reports on a crashed guest (guest_boot sets them): */
+	int (*symbolize)(void *arg, uint64_t addr, char *buf, size_t len); /* "kmain+0x5" */
+	void (*describe_page)(void *arg, uint64_t gpa); /* prints who filled the page */
+	void *report_arg;
 	bool error_taken;
 	char error[160]; /* the first error, for the verdict */
 	struct vcpu vcpus[VM_MAX_VCPUS];
@@ -134,6 +139,10 @@ int vcpu_gva_to_gpa(struct vcpu *vcpu, uint64_t gva, uint64_t *gpa);
 int vcpu_read_gva(struct vcpu *vcpu, uint64_t gva, void *dst, size_t len);
 /* End the whole VM with an error (printed, kept in vm->error). */
 void vcpu_fail(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For gdb (guest-insn-student): host address of guest-virtual gva through npt_gva2hpa, or 0. */
+uint64_t kev_debug_gva2hva(struct vcpu *vcpu, uint64_t gva);
+/* Print a crashed vCPU's state: event, RIP (symbolized), bytes there, its page. */
+void vcpu_report_crash(struct vcpu *vcpu);
 /* Build guest page tables at table_gpa (6 pages of RAM) identity-mapping [0, 4 GiB). */
 int vm_build_identity_page_table(struct vm *vm, uint64_t table_gpa);
 

@@ -69,6 +69,10 @@ struct page_loader *pager_find(struct pager *p, uint64_t gpa);
 struct page_loader *pager_find_next(struct page_loader *l);
 /* Run loader l into page (kernel virtual): read its file bytes to page + page_off. 0 or -1. */
 int pager_run_loader(struct pager *p, struct page_loader *l, void *page);
+/* For messages: the segment (index in elf->phdrs) whose file bytes loader l reads, else
+ * the one whose pages hold l->gpa; -1 if none. And the loaders of page gpa, printed. */
+int pager_loader_segment(const struct elf_image *elf, const struct page_loader *l);
+void pager_print_loaders(struct pager *p, uint64_t gpa, const char *prefix);
 /* kev's pager_fn: statistics, then pager_handle_fault. */
 int pager_fault(struct vm *vm, uint64_t gpa, void *pager);
 

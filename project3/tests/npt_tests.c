@@ -45,6 +45,24 @@ static void *must_alloc(void)
 	return page;
 }
 
+/* npt_walk must find nothing at gpa: name the entry it returned instead, and why. */
+#define CHECK_NOT_MAPPED(npt, gpa, why)                                                            \
+	do {                                                                                       \
+		npte_t *e_ = npt_walk((npt), (gpa));                                               \
+		if (e_ != NULL)                                                                    \
+			test_fail(__FILE__, __LINE__,                                              \
+				  "npt_walk(0x%lx) returned an entry (0x%lx), expected NULL: %s",  \
+				  (uint64_t)(gpa), *e_, (why));                                    \
+	} while (0)
+
+/* An npt_unmap that failed must leave *page alone. */
+#define CHECK_PAGE_UNTOUCHED(got)                                                                  \
+	do {                                                                                       \
+		if ((got) != NULL)                                                                 \
+			test_fail(__FILE__, __LINE__,                                              \
+				  "a failed npt_unmap set *page to %p: it must stay NULL", (got)); \
+	} while (0)
+
 /* Write to a page the test owns: under AddressSanitizer this catches a page
  * the NPT freed behind the caller's back. */
 static void touch(void *page)
@@ -91,7 +109,7 @@ static void check_remove_one(struct npt *npt, uint64_t gpa, void *want)
 
 	CHECK_ERR(npt_unmap(npt, gpa, &page), 0);
 	CHECK_EQ(page, want);
-	CHECK(npt_walk(npt, gpa) == NULL);
+	CHECK_NOT_MAPPED(npt, gpa, "npt_unmap succeeded, so the leaf must be gone");
 	page_free(page);
 }
 
@@ -168,7 +186,7 @@ KTEST(npt, simple)
 	check_map_eexist(&npt, 0x1234000);
 	check_map_fails(&npt, 0x1234123, NPT_PERM_READ, -NPT_EALIGN);
 	CHECK_ERR(npt_unmap(&npt, 0x1235000, &got), -NPT_ENOENT);
-	CHECK(got == NULL);
+	CHECK_PAGE_UNTOUCHED(got);
 	CHECK_ERR(npt_unmap(&npt, 0x1234000, &got), 0);
 	CHECK_EQ(got, page);
 	page_free(got);
@@ -194,8 +212,11 @@ KTEST(npt, complicate)
 	for (int i = 0; i < 5; i++) {
 		pages[i] = check_insert_one(&npt, gpas[i], NPT_PERM_READ | NPT_PERM_EXEC);
 		/* A new mapping must not make an earlier one disappear. */
-		if (i > 0)
-			CHECK(npt_walk(&npt, gpas[i - 1]) != NULL);
+		if (i > 0 && npt_walk(&npt, gpas[i - 1]) == NULL)
+			test_fail(__FILE__, __LINE__,
+				  "mapping gpa 0x%lx made the mapping of gpa 0x%lx disappear "
+				  "(npt_walk returns NULL): a table replaced instead of reused?",
+				  gpas[i], gpas[i - 1]);
 	}
 	/* None lost and none overwritten: each gpa still leads to its own page. */
 	for (int i = 0; i < 5; i++)
@@ -213,18 +234,41 @@ KTEST(npt, complicate)
 	check_no_leak(free_at_start);
 }
 
+/* The lowest and highest present slots of a table (-1: none), and how many are present:
+ * where the entry a wrong index put went. */
+static int present_slots(const npte_t *table, int *last)
+{
+	int first = -1, count = 0;
+	for (int i = 0; i < NPT_ENTRIES; i++) {
+		if (!(table[i] & NPTE_P))
+			continue;
+		if (first < 0)
+			first = i;
+		*last = i;
+		count++;
+	}
+	return count ? first : -1;
+}
+
 /* Walk the NPT by hand from its root: upper levels P|RW|US, no NX, no PS. */
 static npte_t *walk_by_hand(struct npt *npt, uint64_t gpa)
 {
 	npte_t *table = P2V(npt_root_pa(npt));
 
 	for (int level = NPT_LEVELS - 1; level > 0; level--) {
-		npte_t e = table[NPT_INDEX(level, gpa)];
+		int slot = NPT_INDEX(level, gpa), last = -1;
+		npte_t e = table[slot];
+		int first = present_slots(table, &last);
+		if (!(e & NPTE_P) && first >= 0)
+			test_fail(__FILE__, __LINE__,
+				  "gpa 0x%lx: level %d slot %d (NPT_INDEX) is empty, but the table"
+				  " has entries in slots %d..%d: check your level %d index",
+				  gpa, level, slot, first, last, level);
 		if ((e & UPPER_BITS) != NPTE_UPPER)
 			test_fail(__FILE__, __LINE__,
-				  "gpa 0x%lx: level %d entry has flags"
+				  "gpa 0x%lx: level %d slot %d entry has flags"
 				  " 0x%lx, expected P|RW|US (0x%lx) with NX and PS clear",
-				  gpa, level, e & UPPER_BITS, NPTE_UPPER);
+				  gpa, level, slot, e & UPPER_BITS, NPTE_UPPER);
 		table = P2V(e & NPTE_ADDR_MASK);
 	}
 	return &table[NPT_INDEX(0, gpa)];
@@ -270,7 +314,7 @@ KTEST(npt, errors)
 
 	CHECK_ERR(npt_init(&npt), 0);
 	/* An empty table: nothing to find, nothing to unmap. */
-	CHECK(npt_walk(&npt, 0x1234000) == NULL);
+	CHECK_NOT_MAPPED(&npt, 0x1234000, "the table is empty");
 	CHECK_ERR(npt_unmap(&npt, 0x1234000, &got), -NPT_ENOENT);
 	CHECK_ERR(npt_gpa2hpa(&npt, 0x1234000, &hpa), -NPT_ENOENT);
 
@@ -286,21 +330,22 @@ KTEST(npt, errors)
 	page = check_insert_one(&npt, 0x1234000, NPT_PERM_READ | NPT_PERM_WRITE);
 	check_map_eexist(&npt, 0x1234000);
 	/* Above 2^48 the indices repeat: that must not reach the mapping at 0x1234000. */
-	CHECK(npt_walk(&npt, NPT_GPA_LIMIT | 0x1234000) == NULL);
+	CHECK_NOT_MAPPED(&npt, NPT_GPA_LIMIT | 0x1234000,
+			 "a gpa at or above 2^48 must not reach the mapping of its low 48 bits");
 	CHECK_ERR(npt_gpa2hpa(&npt, NPT_GPA_LIMIT | 0x1234000, &hpa), -NPT_ERANGE);
 	check_map_fails(&npt, NPT_GPA_LIMIT | 0x1234000, NPT_PERM_READ, -NPT_ERANGE);
 
 	/* The tables exist now, but the neighbouring leaf is still empty. */
 	got = NULL;
 	hpa = 0;
-	CHECK(npt_walk(&npt, 0x1235000) == NULL);
+	CHECK_NOT_MAPPED(&npt, 0x1235000, "only its neighbour 0x1234000 is mapped");
 	CHECK_ERR(npt_unmap(&npt, 0x1235000, &got), -NPT_ENOENT);
-	CHECK(got == NULL);
+	CHECK_PAGE_UNTOUCHED(got);
 	CHECK_ERR(npt_gpa2hpa(&npt, 0x1235000, &hpa), -NPT_ENOENT);
 	CHECK_EQ(hpa, 0);
 	CHECK_ERR(npt_unmap(&npt, 0x1234800, &got), -NPT_EALIGN);
 	CHECK_ERR(npt_unmap(&npt, NPT_GPA_LIMIT | 0x1234000, &got), -NPT_ERANGE);
-	CHECK(got == NULL);
+	CHECK_PAGE_UNTOUCHED(got);
 
 	/* None of the failures above touched the mapping. */
 	check_leaf(0x1234000, npt_walk(&npt, 0x1234000), page, NPT_PERM_READ | NPT_PERM_WRITE);

@@ -9,14 +9,94 @@
 
 static struct guest g;
 static char err[160];
+static char loader_problem[112]; /* the first one check_loaders found, for failure messages */
 
 /* ---- helpers ---- */
+
+/* One problem with the registered loaders: printed, and the first one kept. */
+static void loader_problem_found(int *n, const char *fmt, ...)
+{
+	char msg[sizeof(loader_problem)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if ((*n)++ == 0)
+		memcpy(loader_problem, msg, sizeof(msg));
+	if (*n <= 8)
+		printk("pager-check: %s\n", msg);
+}
+
+/* Loader l against its segment seg: it must read inside the segment's file bytes, and
+ * put them where p_paddr says. */
+static void check_loader(struct page_loader *l, int seg, int *n)
+{
+	if (l->file_len == 0)
+		return;
+	if (seg < 0 || l->file_off + l->file_len >
+			   g.pager.elf.phdrs[seg].p_offset + g.pager.elf.phdrs[seg].p_filesz) {
+		loader_problem_found(n, "page 0x%lx: loader reads file 0x%lx+0x%x, outside %s",
+				     l->gpa, l->file_off, l->file_len,
+				     seg < 0 ? "every segment's file bytes" : "its segment");
+		return;
+	}
+	struct elf_phdr *ph = &g.pager.elf.phdrs[seg];
+	uint64_t want = ph->p_paddr + (l->file_off - ph->p_offset) - l->gpa;
+	if (l->page_off != want)
+		loader_problem_found(n,
+				     "page 0x%lx: loader for segment %d has page_off 0x%x, "
+				     "expected 0x%lx",
+				     l->gpa, seg, l->page_off, want);
+}
+
+/* Two loaders of one page whose bytes land on each other. */
+static void check_overlap(struct page_loader *l, int *n)
+{
+	for (struct page_loader *o = pager_find_next(l); o; o = pager_find_next(o))
+		if (l->file_len && o->file_len && l->page_off < o->page_off + o->file_len &&
+		    o->page_off < l->page_off + l->file_len)
+			loader_problem_found(n,
+					     "page 0x%lx: loaders of segments %d and %d overlap "
+					     "(page_off 0x%x+0x%x, 0x%x+0x%x)",
+					     l->gpa, pager_loader_segment(&g.pager.elf, l),
+					     pager_loader_segment(&g.pager.elf, o), l->page_off,
+					     l->file_len, o->page_off, o->file_len);
+}
+
+/*
+ * A sanity pass over the registered loaders before the guest runs (tests only):
+ * pages of a segment without a loader, loaders that read outside their segment or
+ * put the bytes at the wrong page_off, loaders of one page that overlap. Each problem
+ * is printed; the first one goes into the failure message of a later check.
+ */
+static void check_loaders(void)
+{
+	int n = 0;
+	struct elf_image *elf = &g.pager.elf;
+	loader_problem[0] = '\0';
+	for (int i = 0; i < elf->nphdrs; i++)
+		for (uint64_t gpa = ALIGN_DOWN(elf->phdrs[i].p_paddr, PAGE_SIZE);
+		     gpa < elf->phdrs[i].p_paddr + elf->phdrs[i].p_memsz; gpa += PAGE_SIZE)
+			if (!pager_find(&g.pager, gpa))
+				loader_problem_found(&n, "page 0x%lx of segment %d has no loader",
+						     gpa, i);
+	/* Wrong places first: an overlap is usually their consequence. */
+	for (int b = 0; b < PAGER_BUCKETS; b++)
+		for (struct page_loader *l = g.pager.buckets[b]; l; l = l->next)
+			check_loader(l, pager_loader_segment(elf, l), &n);
+	for (int b = 0; b < PAGER_BUCKETS; b++)
+		for (struct page_loader *l = g.pager.buckets[b]; l; l = l->next)
+			check_overlap(l, &n);
+	if (n > 8)
+		printk("pager-check: ... %d problems in all\n", n);
+}
 
 static void create(const char *image, int nvcpus)
 {
 	kev_require_svm();
 	if (guest_create(&g, image, nvcpus, err, sizeof(err)) != 0)
 		test_fail(__FILE__, __LINE__, "guest_create(%s): %s", image, err);
+	check_loaders();
 }
 
 /* Distinct guest pages that have loaders, and how many of them were loaded (and too often). */
@@ -42,12 +122,23 @@ static void expect_all_exited_zero(void)
 	for (int i = 0; i < g.vm->nvcpus; i++) {
 		struct vcpu *c = &g.vm->vcpus[i];
 		if (c->verdict != VCPU_EXITED || c->exit_code != 0)
-			test_fail(__FILE__, __LINE__, "vcpu%d did not exit with 0: %s (code 0x%lx)",
-				  i, vm_verdict_string(g.vm, v, sizeof(v)), c->exit_code);
+			test_fail(__FILE__, __LINE__,
+				  "vcpu%d did not exit with 0: %s (code 0x%lx)%s%s", i,
+				  vm_verdict_string(g.vm, v, sizeof(v)), c->exit_code,
+				  loader_problem[0] ? "; loader check: " : "", loader_problem);
 	}
 }
 
 /* ---- tests ---- */
+
+static void expect_no_entry_point(struct elf_image *img, const char *why)
+{
+	uint64_t pa = 0;
+	if (pager_entry_point(img, &pa) == 0)
+		test_fail(__FILE__, __LINE__,
+			  "pager_entry_point accepted entry 0x%lx (gave 0x%lx), expected -1: %s",
+			  img->entry, pa, why);
+}
 
 KTEST(pager, entry_point)
 {
@@ -73,9 +164,9 @@ KTEST(pager, entry_point)
 	CHECK_EQ(pager_entry_point(&img, &pa), 0);
 	CHECK_EQ(pa, 0x181FFF);
 	img.entry = 0xFFFFFFFF80100000UL + 0x3000; /* one past the first segment */
-	CHECK(pager_entry_point(&img, &pa) != 0);
+	expect_no_entry_point(&img, "one past the end of segment 0 (p_vaddr + p_memsz)");
 	img.entry = 0x100000; /* a physical address is not where the code is linked */
-	CHECK(pager_entry_point(&img, &pa) != 0);
+	expect_no_entry_point(&img, "a physical address: compare e_entry with p_vaddr");
 }
 
 KTEST(pager, boot_keos)
@@ -108,7 +199,10 @@ KTEST(pager, lazy)
 	CHECK_EQ(g.pager.stats.image_pages, 0);
 	uint64_t pages, loaded, reloaded;
 	count_pages(&pages, &loaded, &reloaded);
-	CHECK(pages > 0);
+	if (pages == 0)
+		test_fail(__FILE__, __LINE__,
+			  "no loader registered after guest_create: "
+			  "pager_load_phdr must add one per page");
 	CHECK_EQ(loaded, 0);
 	for (int b = 0; b < PAGER_BUCKETS; b++)
 		for (struct page_loader *l = g.pager.buckets[b]; l; l = l->next)
@@ -128,10 +222,22 @@ KTEST(pager, lazy)
 	/* Every page that was loaded was loaded because the guest faulted on it, once. */
 	CHECK_EQ(reloaded, 0);
 	CHECK_EQ(g.pager.stats.image_pages, loaded);
-	CHECK(g.pager.stats.faults >= loaded + g.pager.stats.zero_pages);
+	if (g.pager.stats.faults < loaded + g.pager.stats.zero_pages)
+		test_fail(__FILE__, __LINE__,
+			  "%lu faults, but %lu image and %lu zero pages were loaded: pages were "
+			  "loaded without a fault",
+			  g.pager.stats.faults, loaded, g.pager.stats.zero_pages);
 	/* The guest has a 1 MiB section it never touches: it must never be read. */
-	CHECK(pages - loaded >= 256);
-	CHECK(g.pager.stats.bytes_read <= loaded * PAGE_SIZE);
+	if (pages - loaded < 256)
+		test_fail(__FILE__, __LINE__,
+			  "%lu of %lu image pages were loaded, expected at least 256 never to be: "
+			  "the untouched segment was read",
+			  loaded, pages);
+	if (g.pager.stats.bytes_read > loaded * PAGE_SIZE)
+		test_fail(__FILE__, __LINE__,
+			  "%lu bytes read from the image for %lu pages loaded: a loader reads more "
+			  "than its page",
+			  g.pager.stats.bytes_read, loaded);
 	/* Host memory follows what the guest touched (plus NPT tables), not its 256 MiB. */
 	uint64_t touched = loaded + g.pager.stats.zero_pages;
 	if (used > touched + 64)
@@ -163,6 +269,47 @@ static void expected_content(uint64_t gpa)
 	}
 }
 
+/* The segment whose file bytes hold guest-physical byte a (-1: none, it must be zero). */
+static int segment_of_byte(uint64_t a)
+{
+	for (int i = 0; i < g.pager.elf.nphdrs; i++) {
+		struct elf_phdr *ph = &g.pager.elf.phdrs[i];
+		if (a >= ph->p_paddr && a < ph->p_paddr + ph->p_filesz)
+			return i;
+	}
+	return -1;
+}
+
+/* The loader that wrote byte off of page gpa last (loaders run in order), or NULL. */
+static struct page_loader *writer_of_byte(uint64_t gpa, uint64_t off)
+{
+	struct page_loader *writer = NULL;
+	for (struct page_loader *l = pager_find(&g.pager, gpa); l; l = pager_find_next(l))
+		if (off >= l->page_off && off < l->page_off + l->file_len)
+			writer = l;
+	return writer;
+}
+
+/* Fail naming the first differing byte, who should have written it and who did. */
+static void byte_differs(int line, uint64_t gpa, const uint8_t *actual, uint64_t off)
+{
+	while (actual[off % 64] == expect_page[off])
+		off++;
+	int seg = segment_of_byte(gpa + off);
+	char should[48] = "zero (no segment's file bytes)", did[88] = "no loader wrote it";
+	if (seg >= 0)
+		snprintf(should, sizeof(should), "segment %d's loader", seg);
+	struct page_loader *w = writer_of_byte(gpa, off);
+	if (w)
+		snprintf(did, sizeof(did),
+			 "the loader for segment %d (file_off 0x%lx page_off 0x%x file_len 0x%x) "
+			 "wrote it",
+			 pager_loader_segment(&g.pager.elf, w), w->file_off, w->page_off,
+			 w->file_len);
+	test_fail(__FILE__, line, "page 0x%lx +0x%lx is 0x%02x, expected 0x%02x from %s; %s", gpa,
+		  off, actual[off % 64], expect_page[off], should, did);
+}
+
 KTEST(pager, partial_and_bss)
 {
 	size_t before = pages_free_count();
@@ -178,12 +325,7 @@ KTEST(pager, partial_and_bss)
 			for (uint64_t off = 0; off < PAGE_SIZE; off += sizeof(actual)) {
 				CHECK_EQ(vm_read_gpa(g.vm, gpa + off, actual, sizeof(actual)), 0);
 				if (memcmp(actual, expect_page + off, sizeof(actual)) != 0)
-					test_fail(
-					    __FILE__, __LINE__,
-					    "guest page 0x%lx differs from the ELF file near "
-					    "+0x%lx "
-					    "(segment %d: offset 0x%lx filesz 0x%lx memsz 0x%lx)",
-					    gpa, off, i, ph->p_offset, ph->p_filesz, ph->p_memsz);
+					byte_differs(__LINE__, gpa, actual, off);
 			}
 			uint64_t file_end = ph->p_paddr + ph->p_filesz;
 			if (file_end > gpa && file_end < gpa + PAGE_SIZE)
