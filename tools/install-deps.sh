@@ -11,7 +11,7 @@
 # or by clang + ld.lld + llvm-objcopy (a cross compiler on every host). The GRUB ISO
 # needs GRUB's BIOS modules, which exist for x86 hosts only; every host boots the
 # kernel directly (qemu -kernel). Nothing comes from PyPI, except on macOS: Homebrew
-# has no pytest-xdist, so a virtual environment gets pytest from pip there.
+# packages no Python libraries, so a virtual environment gets pytest from pip there.
 set -e
 
 # Everything, by its job; each host's list below names its own package for each.
