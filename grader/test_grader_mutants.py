@@ -73,6 +73,7 @@ class Mutant:
     expect: list        # rubric tests that must catch it (FAIL or PANIC)
     may_fail: list      # knock-on failures; every other rubric test must still pass
     messages: list      # (test, text): the test's failure must say text (issue 15)
+    solution: bool = True   # built with SOLUTION=1 (else the student's tree, test_forgery)
 
 
 def load_mutants():
@@ -127,7 +128,7 @@ def build(mutant, digest):
     """Copy the repository, apply the script, build the solution's image. Returns
     (image, seconds, error). Reuses a build whose stamp matches."""
     tree = WORK / mutant.name
-    image = tree / SOLUTION_IMAGE.relative_to(ROOT)
+    image = tree / (SOLUTION_IMAGE if mutant.solution else qemu.IMAGE).relative_to(ROOT)
     stamp = f"{digest} {hashlib.sha1(mutant.script.read_bytes()).hexdigest()}"
     WORK.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -147,8 +148,9 @@ def build(mutant, digest):
             return None, 0.0, f"sed failed: {sed.stderr}"
         if target.read_text() == before:
             return None, 0.0, f"{mutant.script.name} changed nothing in {mutant.target}"
-        made = subprocess.run(["make", "-s", *MAKE_VARS, "SOLUTION=1",
-                               str(image.relative_to(tree))],
+        made = subprocess.run(["make", "-s", *MAKE_VARS] +
+                              (["SOLUTION=1"] if mutant.solution else []) +
+                              [str(image.relative_to(tree))],
                               cwd=tree, capture_output=True, text=True)
         if made.returncode != 0:
             tail = "\n".join((made.stdout + made.stderr).splitlines()[-30:])

@@ -356,6 +356,8 @@ def test_log_names_are_safe_and_distinct():
     ("notimpl", Verdict.NOT_IMPLEMENTED), ("triple", Verdict.TRIPLE_FAULT),
     ("crash", Verdict.ERROR), ("none", Verdict.ERROR), ("multi", Verdict.FAIL),
     ("partial", Verdict.PASS), ("unsupported", Verdict.UNSUPPORTED), ("guest", Verdict.PASS),
+    ("forged_console", Verdict.FORGED), ("forged_exit", Verdict.FORGED),
+    ("forged_mac", Verdict.FORGED),
 ])
 def test_fake_verdicts(keos, scenario, verdict):
     result = keos(f"fake.{scenario}", timeout=10, qemu_cmd=FAKE)

@@ -46,6 +46,7 @@ void test_init(void)
 		return; /* only the first call, from kmain, takes the secret */
 	secret_taken = true;
 	int len = fw_cfg_read_file(FW_CFG_SECRET, hex, sizeof(hex));
+	fw_cfg_hide(FW_CFG_SECRET);
 	bool ok = len == SECRET_HEX_LEN;
 	for (int i = 0; ok && i < SIPHASH_KEY_SIZE; i++) {
 		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);

@@ -57,6 +57,7 @@ class Verdict(enum.Enum):
     TRIPLE_FAULT = "TRIPLE-FAULT"
     ERROR = "ERROR"
     FORGED = "FORGED"               # something other than the runner claimed a verdict
+    POLICY = "POLICY"               # the student's files break the policy: nothing ran
 
     def __str__(self):
         return self.value
