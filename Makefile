@@ -318,7 +318,7 @@ iso-tools-ok:
 # Reformat the C sources with .clang-format (make check tests that they are).
 format:
 	clang-format -i --style=file $(shell find keos kev project3 guests tools \
-		$(wildcard solution) -name '*.[ch]')
+		$(wildcard solution grader/policy_fixtures) -name '*.[ch]')
 
 # The student's tree: no solution/, no mutants; checked (tools/mkhandout.sh).
 HANDOUT ?= build/handout
