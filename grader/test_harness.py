@@ -612,7 +612,8 @@ def test_selftest_pass(keos):
 def test_selftest_loop_forever_times_out(keos):
     result = keos("selftest.loop_forever", timeout=3)
     result.expect(Verdict.TIMEOUT)
-    assert "TEST-START selftest.loop_forever" in result.log.lines
+    assert result.log.started == ["selftest.loop_forever"]     # from the verdict channel
+    assert "[test] selftest.loop_forever: start" in result.log.lines
     assert_gone(result)
 
 
