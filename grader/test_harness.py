@@ -267,6 +267,8 @@ def test_console_verdict_lines_never_count():
     log = parse_log(text)
     assert log.done is None and log.started == []
     assert log.forged == ["TEST-START a"]
+    # Only the runner's grammar counts as an imitation, not a debug line's first word.
+    assert parse_log("EXIT reason 0x400\nMETRIC of it\nTEST-PASS\n").forged == []
 
 
 FORGERIES = {

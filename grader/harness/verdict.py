@@ -20,7 +20,10 @@ SECRET_BYTES = 16               # keos/siphash.h SIPHASH_KEY_SIZE; sent as 32 he
 
 # A line on the console that looks like the runner's verdict lines: it never counts,
 # and it is reported as a forgery (keos/test.c writes "[test] ..." there instead).
-VERDICT_LIKE = re.compile(r"\s*(TEST-(START|PASS|FAIL|SKIP)|TESTS-DONE|METRIC|EXIT)\b")
+# The grammar is the one the parser once read from the console, so an innocent debug
+# line ("EXIT reason 0x400") is not taken for one.
+VERDICT_LIKE = re.compile(r"\s*(TEST-(START|PASS|FAIL|SKIP) \S|TESTS-DONE passed=|"
+                          r"METRIC \S+ [^=\s]+=|EXIT \d+\s*$)")
 
 _LINE = re.compile(r"(\d+) ([0-9a-f]{16}) (.*)")
 _MASK = (1 << 64) - 1
