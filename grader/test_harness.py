@@ -784,6 +784,18 @@ def test_grade_options_and_exit_status(tmp_path, args, status, score):
         assert score in done.stdout, done.stdout
 
 
+def test_grade_marks_forgeries_for_review(tmp_path):
+    (tmp_path / "rubric.toml").write_text(
+        '[tests."fake.pass"]\npoints = 90\n[tests."fake.forged_console"]\npoints = 10\n')
+    done = grade(tmp_path)
+    lines = {l.split()[0]: l for l in done.stdout.splitlines() if l.startswith("fake.")}
+    assert lines["fake.forged_console"].split()[1:3] == ["FORGED", "0/10"], done.stdout
+    assert "marked for review: forged verdict line in the console output: 'TEST-PASS" \
+        in lines["fake.forged_console"]
+    assert "Marked for review: 1 test(s) FORGED" in done.stdout
+    assert "Score: 90/100" in done.stdout and done.returncode == 0
+
+
 def test_grade_refuses_a_rubric_that_is_not_100(tmp_path):
     (tmp_path / "rubric.toml").write_text(FAKE_RUBRIC.replace("points = 50", "points = 49"))
     done = grade(tmp_path)
