@@ -12,18 +12,23 @@ forger (its first lines say how). Two independent defences must each stop it:
   (printk is allowed), let it through to be caught by the run.
 
 Builds are shared with test_grader_mutants.py (build/mutants/<name>/). Marker `mutants`.
+test_second_solution_scores_100 keeps the policy's yardstick honest: the independently
+written grader/policy_fixtures/second_solution/ must still earn every point.
 """
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import Verdict, qemu, rubric
-from test_grader_mutants import BUILD_JOBS, ITEMS, MUTANT_DIR, ROOT, Mutant, build, \
-    tree_digest
+from harness import Verdict, policy, qemu, rubric
+from harness.plugin import SOLUTION_IMAGE
+from test_grader_mutants import BUILD_JOBS, ITEMS, MUTANT_DIR, ROOT, WORK, Mutant, build, \
+    copy_tree, make_image, tree_digest
 
 TARGET = "project3/npt.c"       # the skeleton, as handed out
 
@@ -50,7 +55,7 @@ IDS = [m.name for m in FORGERIES]
 
 @pytest.fixture(scope="session")
 def forgery_builds(keos_build):
-    keos_build.ensure(qemu.ISO)         # and build/disk.img, which the forgeries boot with
+    keos_build.ensure(qemu.IMAGE)       # and build/disk.img, which the forgeries boot with
     digest = tree_digest()
     with ThreadPoolExecutor(max_workers=BUILD_JOBS) as pool:
         return dict(zip(IDS, pool.map(lambda m: build(m, digest), FORGERIES)))
@@ -69,11 +74,11 @@ def test_forgeries_cover_the_issue():
 
 @pytest.mark.parametrize("forgery", FORGERIES, ids=IDS)
 def test_forgery_earns_nothing(forgery_builds, keos, forgery):
-    iso, _, error = forgery_builds[forgery.name]
+    image, _, error = forgery_builds[forgery.name]
     assert error is None, f"{forgery.name}: {error}"
     for name in forgery.expect:
         item = ITEMS[name]
-        result = keos(name, iso=iso, timeout=item.timeout)
+        result = keos(name, image=image, timeout=item.timeout)
         scored = rubric.score(item, result)
         assert result.verdict == forgery.verdict and scored.earned == 0, \
             f"{forgery.name} on {name}: {result.verdict}, {scored.earned} points " \
@@ -86,11 +91,11 @@ def test_forgery_earns_nothing(forgery_builds, keos, forgery):
 def test_policy_refuses_forgery(forgery_builds, forgery):
     """grade.py's policy on the forged tree, as `make grade` runs it: the sources before
     building, and (if they pass) the objects of the build."""
-    iso, _, error = forgery_builds[forgery.name]
+    image, _, error = forgery_builds[forgery.name]
     assert error is None, f"{forgery.name}: {error}"
-    tree = iso.parents[1]
+    tree = WORK / forgery.name
     sources = [tree / "project3" / n for n in ("npt.c", "mmio.c", "pager.c")]
-    objects = [tree / "build" / "project3" / f"{s.name}.o" for s in sources]
+    objects = [image.parent / "project3" / f"{s.name}.o" for s in sources]
     done = subprocess.run([sys.executable, str(ROOT / "grader" / "grade.py"), "--policy-only",
                            "--sources", *map(str, sources), "--objects", *map(str, objects)],
                           capture_output=True, text=True, timeout=120)
@@ -104,3 +109,25 @@ def test_policy_refuses_forgery(forgery_builds, forgery):
     npt = re.escape(str(sources[0]))
     assert lines and all(re.match(rf"POLICY  {npt}:[1-9]\d*: \S+: ", l) for l in lines), \
         done.stdout
+
+
+def test_second_solution_scores_100(keos_build):
+    """grade.py, policy included, on a kernel built with the second solution in place of
+    the reference (a copy of the tree in build/mutants/second_solution/)."""
+    second = ROOT / "grader" / "policy_fixtures" / "second_solution"
+    keos_build.ensure(SOLUTION_IMAGE)   # and build/disk.img
+    tree = WORK / "second_solution"
+    copy_tree(tree)
+    sources = policy.student_files(second)
+    for src in sources:
+        shutil.copy(src, tree / "solution" / "project3" / src.name)
+    image = tree / SOLUTION_IMAGE.relative_to(ROOT)
+    error = make_image(tree, image, solution=True)
+    assert error is None, f"the second solution {error}"
+    objects = [image.parent / "solution" / "project3" / f"{s.name}.o" for s in sources]
+    env = dict(os.environ, KEOS_LOG_DIR=str(tree / "build" / "logs"))
+    done = subprocess.run([sys.executable, str(ROOT / "grader" / "grade.py"), "--image", str(image),
+                           "--expect-score", "100", "--sources", *map(str, sources),
+                           "--objects", *map(str, objects)], capture_output=True, text=True,
+                          timeout=900, env=env)
+    assert done.returncode == 0 and "Score: 100/100" in done.stdout, done.stdout + done.stderr
