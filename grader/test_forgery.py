@@ -41,7 +41,7 @@ def load_forgeries():
         text = script.read_text()
         fields = {key: re.findall(rf"^# {key}:(.*)$", text, re.M)
                   for key in ("expect", "verdict", "policy")}
-        m = Mutant(script.stem, script, TARGET, fields["expect"][0].split(), [],
+        m = Mutant(script.stem, script, TARGET, fields["expect"][0].split(), [], [],
                    solution=False)
         m.verdict = Verdict(fields["verdict"][0].strip())
         m.policy = fields["policy"][0].strip()
