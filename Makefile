@@ -76,6 +76,7 @@ ifeq ($(TOOLCHAIN),gnu)
 CC := $(CROSS)gcc
 LD := $(CROSS)ld
 NM := $(CROSS)nm
+OBJDUMP := $(CROSS)objdump
 # binutils >= 2.39 warns about the boot code's RWX segment; older ones lack the flag.
 LD_NOWARN := $(if $(shell $(LD) --help 2>/dev/null | grep no-warn-rwx-segments),--no-warn-rwx-segments)
 # Keep .ktests entries, and so the test runs, in source order (clang does so by itself).
@@ -84,6 +85,7 @@ else ifeq ($(TOOLCHAIN),llvm)
 CC := clang --target=x86_64-unknown-none-elf
 LD := ld.lld
 NM := llvm-nm
+OBJDUMP := llvm-objdump
 LD_NOWARN :=
 CC_ORDER :=
 else ifndef TOOLCHAIN_MISSING
@@ -272,9 +274,15 @@ gdb-batch: all
 
 PYTEST := $(KEOS_ENV) $(PYTHON) -m pytest -c grader/pytest.ini
 
-# Project 3's score (SOLUTION=1 grades the reference).
-grade: all
-	$(PYTHON) grader/grade.py --image $(IMAGE) --disk $(D)/disk.img
+# Project 3's score (SOLUTION=1 grades the reference). The student's files are held to
+# the policy (grader/harness/policy.py) before they are built, and their objects after.
+P3_OBJS := $(patsubst %,$(B)/%.o,$(P3_SRCS))
+grade:
+	$(Q)if $(PYTHON) grader/grade.py --policy-only --sources $(P3_SRCS); then \
+		$(MAKE) --no-print-directory all && NM="$(NM)" OBJDUMP="$(OBJDUMP)" \
+		$(PYTHON) grader/grade.py --image $(IMAGE) --disk $(D)/disk.img \
+			--sources $(P3_SRCS) --objects $(P3_OBJS); \
+	fi
 
 # Everything: host tests, kernel tests on the student and reference builds,
 # the grader's own checks (mutants included), the reference graded in other
@@ -310,7 +318,7 @@ iso-tools-ok:
 # Reformat the C sources with .clang-format (make check tests that they are).
 format:
 	clang-format -i --style=file $(shell find keos kev project3 guests tools \
-		$(wildcard solution) -name '*.[ch]')
+		$(wildcard solution grader/policy_fixtures) -name '*.[ch]')
 
 # The student's tree: no solution/, no mutants; checked (tools/mkhandout.sh).
 HANDOUT ?= build/handout
@@ -320,6 +328,11 @@ handout:
 
 clean:
 	rm -rf build
+
+# `make -s print-KCFLAGS`: a variable's value, for tools that must agree with this file
+# (grader/harness/policy.py compiles student files with the kernel's flags).
+print-%:
+	@echo '$($*)'
 
 .PHONY: all iso run run-gdb gdb gdb-batch check grade clean tools-ok toolchain-ok \
 	iso-tools-ok handout format

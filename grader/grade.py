@@ -4,6 +4,14 @@
     make grade                                   # the student's build/kernel.elf
     grader/grade.py --image build/solution/kernel.elf --expect-score 100
     grader/grade.py --only 'pager.*' -j 1 --json out.json
+    grader/grade.py --sources project3/*.c --objects build/project3/*.c.o ...
+    grader/grade.py --policy-only --sources project3/*.c    # before building
+
+With --sources (and --objects), the student files are first held to the policy
+(harness/policy.py, rubric.toml [policy]): a violation is the verdict POLICY, listed with
+its file, line and symbol; no test runs and the score is 0. --policy-only stops there
+(exit status 1 on a violation, after printing that score), so that `make grade` does
+not build files the policy refuses.
 
 One line per test (verdict, points earned/possible, seconds, why it did not pass), then
 `Score: N/100` and the wall time. The exit status is 0 whenever grading completed, whatever
@@ -23,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import qemu, rubric            # noqa: E402  (after the path fix above)
+from harness import policy, qemu, rubric    # noqa: E402  (after the path fix above)
 from harness.log import Verdict             # noqa: E402
 
 LOG_DIR = qemu.LOG_DIR / "grade"      # env KEOS_LOG_DIR moves qemu.LOG_DIR
@@ -48,11 +56,19 @@ def parse_args(argv):
                     default=float(os.environ.get("KEOS_TIMEOUT_SCALE", "1")),
                     help="multiply every timeout (slow machine; env KEOS_TIMEOUT_SCALE)")
     ap.add_argument("-q", "--quiet", action="store_true", help="print only the score and the wall time")
+    ap.add_argument("--sources", nargs="+", default=[], metavar="FILE",
+                    help="the student's C files: checked against the policy first")
+    ap.add_argument("--objects", nargs="+", default=[], metavar="FILE",
+                    help="their compiled objects: checked against the policy too")
+    ap.add_argument("--policy-only", action="store_true",
+                    help="check the policy and stop (exit status 1 on a violation)")
     # For the grader's own tests: a program to run instead of QEMU (harness/fake_qemu.py).
     ap.add_argument("--qemu", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.jobs < 1:
         ap.error("-j must be at least 1")
+    if (args.policy_only or args.objects) and not args.sources:
+        ap.error("--policy-only and --objects need --sources")
     return args
 
 
@@ -106,6 +122,32 @@ def grade(items, args, out=print):
     return rows
 
 
+def check_policy(items, args):
+    """The policy's violations, printed as the POLICY verdict with a score of 0 (and the
+    JSON report), or [] when the student's files keep to it."""
+    found = policy.check_sources(args.sources)
+    if not found and args.objects:
+        found = policy.check_objects(args.objects, args.sources)
+    if not found:
+        return []
+    for v in found:
+        print(f"POLICY  {v}")
+    possible = sum(i.points for i in items)
+    print(f"Verdict POLICY: {len(found)} violation(s) of the rules for student files "
+          f"(handouts/project3.md, \"You may call\"); no test ran.")
+    print(f"Score: 0/{possible}")
+    if args.json:
+        report = {"image": str(args.image), "score": 0, "possible": possible, "verdict": "POLICY",
+                  "policy": [vars(v) for v in found],
+                  "tests": [{"name": i.name, "verdict": "POLICY", "points": i.points,
+                             "earned": 0, "seconds": 0, "detail": str(found[0]), "log": None}
+                            for i in items]}
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+            f.write("\n")
+    return found
+
+
 def to_json(rows, args, earned, possible, wall_s):
     return {
         "image": str(args.image),
@@ -129,6 +171,10 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         items = selected(rubric.load(args.rubric), args.only)
+        if args.sources and check_policy(items, args):
+            return 1 if args.policy_only or args.expect_score not in (None, 0) else 0
+        if args.policy_only:
+            return 0
         if not args.qemu:
             qemu.find_qemu()
     except (rubric.RubricError, qemu.QemuMissing, OSError) as e:
@@ -156,6 +202,10 @@ def main(argv=None):
     if skipped:
         print(f"Note: {len(skipped)} test(s) could not be graded on this machine and earn "
               f"nothing here: {', '.join(skipped)}")
+    forged = [i.name for i, _, s in rows if s.verdict == Verdict.FORGED]
+    if forged:
+        print(f"Marked for review: {len(forged)} test(s) FORGED (something other than the "
+              f"test runner claimed a verdict): {', '.join(forged)}")
     partial = f" (only {args.only})" if args.only else ""
     print(f"Score: {earned}/{possible}{partial}")
     print(f"Wall time: {wall_s:.1f} s for {len(rows)} tests, {args.jobs} at a time; "

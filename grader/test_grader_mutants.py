@@ -73,6 +73,7 @@ class Mutant:
     expect: list        # rubric tests that must catch it (FAIL or PANIC)
     may_fail: list      # knock-on failures; every other rubric test must still pass
     messages: list      # (test, text): the test's failure must say text (issue 15)
+    solution: bool = True   # built with SOLUTION=1 (else the student's tree, test_forgery)
 
 
 def load_mutants():
@@ -123,11 +124,29 @@ def tree_digest():
     return h.hexdigest()
 
 
+def copy_tree(tree):
+    """A fresh copy of the repository (without NOT_COPIED) at `tree`."""
+    shutil.rmtree(tree, ignore_errors=True)
+    shutil.copytree(ROOT, tree, symlinks=True, ignore=lambda d, names: [
+        n for n in names if Path(d) == ROOT and n in NOT_COPIED])
+
+
+def make_image(tree, image, solution):
+    """Build `image` in the copy `tree`; None, or the error with the build's last lines."""
+    made = subprocess.run(["make", "-s", *MAKE_VARS] + (["SOLUTION=1"] if solution else []) +
+                          [str(image.relative_to(tree))], cwd=tree, capture_output=True,
+                          text=True)
+    if made.returncode != 0:
+        tail = "\n".join((made.stdout + made.stderr).splitlines()[-30:])
+        return f"it does not build:\n{tail}"
+    return None
+
+
 def build(mutant, digest):
     """Copy the repository, apply the script, build the solution's image. Returns
     (image, seconds, error). Reuses a build whose stamp matches."""
     tree = WORK / mutant.name
-    image = tree / SOLUTION_IMAGE.relative_to(ROOT)
+    image = tree / (SOLUTION_IMAGE if mutant.solution else qemu.IMAGE).relative_to(ROOT)
     stamp = f"{digest} {hashlib.sha1(mutant.script.read_bytes()).hexdigest()}"
     WORK.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -136,9 +155,7 @@ def build(mutant, digest):
         stamp_file = tree / ".mutant-stamp"
         if image.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
             return image, 0.0, None
-        shutil.rmtree(tree, ignore_errors=True)
-        shutil.copytree(ROOT, tree, symlinks=True, ignore=lambda d, names: [
-            n for n in names if Path(d) == ROOT and n in NOT_COPIED])
+        copy_tree(tree)
         target = tree / mutant.target
         before = target.read_text()
         sed = subprocess.run(["sed", "-i", "-f", str(mutant.script), str(target)],
@@ -147,12 +164,9 @@ def build(mutant, digest):
             return None, 0.0, f"sed failed: {sed.stderr}"
         if target.read_text() == before:
             return None, 0.0, f"{mutant.script.name} changed nothing in {mutant.target}"
-        made = subprocess.run(["make", "-s", *MAKE_VARS, "SOLUTION=1",
-                               str(image.relative_to(tree))],
-                              cwd=tree, capture_output=True, text=True)
-        if made.returncode != 0:
-            tail = "\n".join((made.stdout + made.stderr).splitlines()[-30:])
-            return None, 0.0, f"the mutant does not build:\n{tail}"
+        error = make_image(tree, image, mutant.solution)
+        if error:
+            return None, 0.0, f"the mutant {error}"
         stamp_file.write_text(stamp)
     return image, time.monotonic() - start, None
 

@@ -18,6 +18,7 @@ def test_handout_has_no_solution_and_builds(tmp_path):
     assert done.returncode == 0, f"mkhandout failed:\n{done.stdout}\n{done.stderr}"
     assert not (out / "solution").exists()
     assert not (out / "grader" / "mutants").exists()
+    assert not (out / "grader" / "policy_fixtures").exists()    # a second solution
     # The stubs are what the students get.
     for name in ("npt.c", "mmio.c", "pager.c"):
         assert "TODO()" in (out / "project3" / name).read_text(), name

@@ -21,6 +21,7 @@ import pytest
 
 from harness import Verdict, classify, parse_log, qemu_args
 from harness import qemu as hq
+from harness import verdict as hv
 from harness.log import Result, parse_value
 from harness.plugin import Build, log_name
 
@@ -38,6 +39,32 @@ def assert_gone(result):
 
 # ---------------------------------------------------------------------------------------
 # 1. Parser and verdict rules on canned logs.
+
+SECRET = "00112233445566778899aabbccddeeff"
+
+
+def kernel_output(text, status):
+    """(console, channel) as keos/test.c writes a log given in one stream: the verdict
+    lines signed on the channel, plus the runner's EXIT line for status 33 or 35, and a
+    "[test]" copy of them on the console."""
+    console, lines = [], []
+    for line in text.split("\n"):
+        if hv.VERDICT_LIKE.match(line):
+            lines.append(line.rstrip("\r"))
+            line = "[test] " + line
+        console.append(line)
+    if status in (33, 35):
+        lines.append(f"EXIT {(status - 1) // 2}")
+    return "\n".join(console), hv.sign(SECRET, lines)
+
+
+def from_kernel(text, status, **kw):
+    console, channel = kernel_output(text, status)
+    return Result.from_output(console, status, channel=channel, secret=SECRET, **kw)
+
+
+def parse_kernel(text, status=None):
+    return parse_log(*kernel_output(text, status), SECRET)
 
 BOOT = "\r\nKeOS booting\r\nsmp: 4 CPUs online\r\nKEOS-READY cpus=4 free_pages=130000 test=x\r\n"
 
@@ -77,18 +104,18 @@ CANNED = {
 ])
 def test_canned_verdict(name, verdict):
     text, status = CANNED[name]
-    result = Result.from_output(text, status, selection="x")
+    result = from_kernel(text, status, selection="x")
     assert result.verdict == verdict, result.explain()
 
 
 def test_canned_timeout_beats_status():
     # A killed QEMU exits with status 0 on SIGTERM: the timeout flag decides, not status.
     text, _ = CANNED["triple"]
-    assert Result.from_output(text, 0, timed_out=True).verdict == Verdict.TIMEOUT
+    assert from_kernel(text, 0, timed_out=True).verdict == Verdict.TIMEOUT
 
 
 def test_pass_details():
-    result = Result.from_output(*CANNED["pass"], selection="keos.palloc")
+    result = from_kernel(*CANNED["pass"], selection="keos.palloc")
     assert result.metrics == {("keos.palloc", "pages"): 512}
     assert result.metric("pages") == 512
     assert result.tests["keos.palloc"].verdict == Verdict.PASS
@@ -98,7 +125,7 @@ def test_pass_details():
 
 
 def test_fail_details():
-    result = Result.from_output(*CANNED["fail"], selection="keos.palloc")
+    result = from_kernel(*CANNED["fail"], selection="keos.palloc")
     assert result.failure == "keos/tests/palloc.c:40: CHECK_EQ(n, 3): 0x2 != 0x3"
     assert result.tests["keos.palloc"].verdict == Verdict.FAIL
     with pytest.raises(AssertionError) as info:
@@ -109,7 +136,7 @@ def test_fail_details():
 
 
 def test_panic_details():
-    result = Result.from_output(*CANNED["panic"], log_path="build/logs/x.log")
+    result = from_kernel(*CANNED["panic"], log_path="build/logs/x.log")
     assert result.panic.startswith("NULL pointer dereference: page fault at 0x0")
     assert result.backtrace_functions == ["ktest_selftest_null_deref", "test_thread", "??"]
     frame = result.backtrace[0]
@@ -121,7 +148,7 @@ def test_panic_details():
 
 
 def test_not_implemented_details():
-    result = Result.from_output(*CANNED["not_impl"])
+    result = from_kernel(*CANNED["not_impl"])
     assert result.not_implemented == "npt_map"
     assert result.log.not_implemented_at == "project3/npt.c:17"
     assert result.backtrace_functions == ["npt_map"]
@@ -129,7 +156,7 @@ def test_not_implemented_details():
 
 
 def test_skip_details():
-    result = Result.from_output(*CANNED["skip"], selection="kev.multi_vcpu")
+    result = from_kernel(*CANNED["skip"], selection="kev.multi_vcpu")
     assert result.skipped == {"kev.multi_vcpu": "needs 2 CPUs, this machine has 1"}
     assert result.tests["kev.multi_vcpu"].verdict == Verdict.SKIP
     assert result.tests["kev.multi_vcpu"].reason == "needs 2 CPUs, this machine has 1"
@@ -143,17 +170,17 @@ def test_skip_details():
 def test_skip_beside_a_pass_is_not_a_pass():
     text = ("TEST-START a\nTEST-PASS a ms=1\nTEST-START b\nTEST-SKIP b no disk\n"
             "TESTS-DONE passed=1 failed=0 skipped=1\n")
-    result = Result.from_output(text, 33)
+    result = from_kernel(text, 33)
     assert result.verdict == Verdict.SKIP and result.note == "b: no disk"
     assert {n: t.verdict for n, t in result.tests.items()} == {
         "a": Verdict.PASS, "b": Verdict.SKIP}
     failed = text.replace("TEST-PASS a ms=1", "TEST-FAIL a x.c:1: CHECK(0)").replace(
         "passed=1 failed=0", "passed=0 failed=1")
-    assert Result.from_output(failed, 35).verdict == Verdict.FAIL
+    assert from_kernel(failed, 35).verdict == Verdict.FAIL
 
 
 def test_unsupported_details():
-    result = Result.from_output(*CANNED["unsupported"], selection="kev.hypercall_exit")
+    result = from_kernel(*CANNED["unsupported"], selection="kev.hypercall_exit")
     assert result.unsupported == "nested paging (NPT)"
     assert result.log.unsupported_lines[0] == \
         "KEV-UNSUPPORTED: this CPU has no nested paging (NPT)."
@@ -168,7 +195,7 @@ def test_guest_lines_are_console_not_verdicts():
     text = ("TEST-START kev.x\nguest| TEST-PASS kev.x ms=1\nguest| PANIC: in the guest\n"
             "guest3| TESTS-DONE passed=5 failed=0\nguest| Hello\n"
             "TEST-FAIL kev.x kev/x.c:3: CHECK(ok)\nTESTS-DONE passed=0 failed=1 skipped=0\n")
-    result = Result.from_output(text, 35)
+    result = from_kernel(text, 35)
     assert result.verdict == Verdict.FAIL and result.panic is None, result.explain()
     assert result.log.guest_lines == [(None, "TEST-PASS kev.x ms=1"),
                                       (None, "PANIC: in the guest"),
@@ -179,7 +206,7 @@ def test_guest_lines_are_console_not_verdicts():
 
 def test_timeout_message_shows_log_tail():
     text = BOOT + "TEST-START selftest.loop_forever\nstill spinning\n"
-    result = Result.from_output(text, 0, selection="selftest.loop_forever",
+    result = from_kernel(text, 0, selection="selftest.loop_forever",
                                 timed_out=True, timeout_s=3)
     message = str(pytest.raises(AssertionError, result.expect_pass).value)
     assert "TIMEOUT" in message and "within 3 s" in message and "still spinning" in message
@@ -198,7 +225,7 @@ def test_timeout_message_shows_log_tail():
     ("TEST-START a\nTEST-PASS a ms=1\nTESTS-DONE passed=1 failed=0\n", 0, "exit status 0"),
 ])
 def test_error_verdicts(text, status, note):
-    verdict, why = classify(parse_log(text), status)
+    verdict, why = classify(parse_kernel(text, status), status)
     assert verdict == Verdict.ERROR
     assert note in why
 
@@ -206,9 +233,9 @@ def test_error_verdicts(text, status, note):
 def test_killed_after_done_uses_tests_done():
     ok = "TEST-START a\nTEST-PASS a ms=1\nTESTS-DONE passed=1 failed=0\n"
     bad = "TEST-START a\nTEST-FAIL a f.c:1: CHECK(x)\nTESTS-DONE passed=0 failed=1\n"
-    verdict, note = classify(parse_log(ok), -15, killed_after_done=True)
+    verdict, note = classify(parse_kernel(ok), -15, killed_after_done=True)
     assert verdict == Verdict.PASS and "did not exit" in note
-    assert classify(parse_log(bad), -15, killed_after_done=True)[0] == Verdict.FAIL
+    assert classify(parse_kernel(bad), -15, killed_after_done=True)[0] == Verdict.FAIL
 
 
 def test_several_tests_in_one_boot():
@@ -216,7 +243,7 @@ def test_several_tests_in_one_boot():
             "TEST-START b\nTEST-FAIL b x.c:9: CHECK(y)\n"
             "TEST-START c\nMETRIC c n=0x10\n"
             "PANIC: boom (cpu 1, thread c)\nBACKTRACE:\n  #0 0xffffffff80100000 c_fn+0x4\n")
-    result = Result.from_output(text, 37)
+    result = from_kernel(text, 37)
     assert result.verdict == Verdict.PANIC
     assert {n: t.verdict for n, t in result.tests.items()} == {
         "a": Verdict.PASS, "b": Verdict.FAIL, "c": Verdict.PANIC}
@@ -227,15 +254,72 @@ def test_several_tests_in_one_boot():
 
 
 def test_parser_ignores_escapes_and_carriage_returns():
-    text = "\x1b[2J\x1b[HTEST-START a\r\nTEST-PASS a ms=5\r\nTESTS-DONE passed=1 failed=0"
-    result = Result.from_output(text, 33)
+    text = "\x1b[2J\x1b[HKeOS\r\nTEST-START a\r\nTEST-PASS a ms=5\r\nTESTS-DONE passed=1 failed=0"
+    result = from_kernel(text, 33)
     assert result.verdict == Verdict.PASS and result.tests["a"].ms == 5
+    # An escape sequence does not hide a forged line.
+    assert parse_log("\x1b[2J\x1b[HTEST-PASS a ms=5\r\n").forged == ["TEST-PASS a ms=5"]
 
 
-def test_markers_only_count_at_line_start():
+def test_console_verdict_lines_never_count():
+    # Only line starts look like verdicts; on the console they are forgeries either way.
     text = "printk: saw TESTS-DONE passed=1 failed=0 in a string\nTEST-START a\n"
     log = parse_log(text)
-    assert log.done is None and log.started == ["a"]
+    assert log.done is None and log.started == []
+    assert log.forged == ["TEST-START a"]
+    # Only the runner's grammar counts as an imitation, not a debug line's first word.
+    assert parse_log("EXIT reason 0x400\nMETRIC of it\nTEST-PASS\n").forged == []
+
+
+FORGERIES = {
+    # Student code printing the runner's lines on the console and writing the exit port.
+    "console and exit port": ("TEST-START a\nTEST-PASS a ms=1\n"
+                              "TESTS-DONE passed=1 failed=0 skipped=0\n", "", 33,
+                              "forged verdict line in the console output"),
+    "console only": ("TEST-PASS a ms=1\nTESTS-DONE passed=1 failed=0\n", "", 35,
+                     "forged verdict line in the console output"),
+    "exit port only": ("", hv.sign(SECRET, ["TEST-START a"]), 33,
+                       "the test runner did not write that exit"),
+    "unsigned channel": ("", "0 0000000000000000 TEST-START a\n", 33, "fails its MAC"),
+    "line from another run": ("", hv.sign("ff" * 16, ["TEST-START a"]), 33,
+                              "fails its MAC"),
+    "line out of order": ("", hv.sign(SECRET, ["TEST-START a", "TEST-PASS a ms=1"])
+                          .split("\n", 1)[1], 33, "line 1 where 0 was due"),
+    "garbage on the channel": ("", "TEST-PASS a ms=1\n", 33, "malformed"),
+}
+
+
+@pytest.mark.parametrize("console, channel, status, why", FORGERIES.values(),
+                         ids=FORGERIES.keys())
+def test_forgeries_are_marked_for_review(console, channel, status, why):
+    honest = hv.sign(SECRET, ["TEST-START a", "TEST-PASS a ms=1",
+                              "TESTS-DONE passed=1 failed=0 skipped=0", "EXIT 16"])
+    assert Result.from_output("", 33, channel=honest, secret=SECRET).verdict == Verdict.PASS
+    result = Result.from_output(console, status, channel=channel, secret=SECRET)
+    assert result.verdict == Verdict.FORGED, result.explain()
+    assert result.note.startswith("marked for review: ") and why in result.note
+    assert all(t.verdict == Verdict.FORGED for t in result.tests.values())
+    assert "FORGED" in result.explain()
+
+
+def test_channel_needs_the_secret_and_every_line_in_order():
+    lines = ["TEST-START a", "TESTS-DONE passed=0 failed=0 skipped=0"]
+    channel = hv.sign(SECRET, lines)
+    assert hv.verify(channel, SECRET) == (lines, [])
+    assert hv.verify("", SECRET) == ([], [])
+    assert hv.verify(channel, None)[1], "a channel without a secret cannot be trusted"
+    tampered = channel.replace("passed=0", "passed=1")
+    assert hv.verify(tampered, SECRET) == (lines[:1], [
+        "verdict-channel line 1 fails its MAC: 'TESTS-DONE passed=1 failed=0 skipped=0'"])
+    assert hv.verify(channel[:-1], SECRET)[1] == [
+        "the verdict channel ends in the middle of a line"]
+
+
+@pytest.mark.parametrize("message, digest", [
+    (bytes(range(15)), 0xa129ca6149be45e5),     # the SipHash paper's test vector
+    (b"", 0x726fdb47dd0e0e31), (bytes(range(8)), 0x93f5f5799a932462)])
+def test_siphash_reference_vectors(message, digest):
+    assert hv.siphash24(bytes(range(16)), message) == digest
 
 
 @pytest.mark.parametrize("text, value", [
@@ -274,6 +358,8 @@ def test_log_names_are_safe_and_distinct():
     ("notimpl", Verdict.NOT_IMPLEMENTED), ("triple", Verdict.TRIPLE_FAULT),
     ("crash", Verdict.ERROR), ("none", Verdict.ERROR), ("multi", Verdict.FAIL),
     ("partial", Verdict.PASS), ("unsupported", Verdict.UNSUPPORTED), ("guest", Verdict.PASS),
+    ("forged_console", Verdict.FORGED), ("forged_exit", Verdict.FORGED),
+    ("forged_mac", Verdict.FORGED),
 ])
 def test_fake_verdicts(keos, scenario, verdict):
     result = keos(f"fake.{scenario}", timeout=10, qemu_cmd=FAKE)
@@ -528,7 +614,8 @@ def test_selftest_pass(keos):
 def test_selftest_loop_forever_times_out(keos):
     result = keos("selftest.loop_forever", timeout=3)
     result.expect(Verdict.TIMEOUT)
-    assert "TEST-START selftest.loop_forever" in result.log.lines
+    assert result.log.started == ["selftest.loop_forever"]     # from the verdict channel
+    assert "[test] selftest.loop_forever: start" in result.log.lines
     assert_gone(result)
 
 
@@ -695,6 +782,18 @@ def test_grade_options_and_exit_status(tmp_path, args, status, score):
     assert done.returncode == status, done.stdout + done.stderr
     if score:
         assert score in done.stdout, done.stdout
+
+
+def test_grade_marks_forgeries_for_review(tmp_path):
+    (tmp_path / "rubric.toml").write_text(
+        '[tests."fake.pass"]\npoints = 90\n[tests."fake.forged_console"]\npoints = 10\n')
+    done = grade(tmp_path)
+    lines = {l.split()[0]: l for l in done.stdout.splitlines() if l.startswith("fake.")}
+    assert lines["fake.forged_console"].split()[1:3] == ["FORGED", "0/10"], done.stdout
+    assert "marked for review: forged verdict line in the console output: 'TEST-PASS" \
+        in lines["fake.forged_console"]
+    assert "Marked for review: 1 test(s) FORGED" in done.stdout
+    assert "Score: 90/100" in done.stdout and done.returncode == 0
 
 
 def test_grade_refuses_a_rubric_that_is_not_100(tmp_path):

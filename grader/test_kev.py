@@ -84,4 +84,4 @@ def test_unsupported_cpu_is_reported(keos, cpu, missing):
         f"with -cpu {cpu} the kernel said it lacks {result.unsupported!r}"
     hint = "\n".join(result.log.unsupported_lines)
     assert "-cpu qemu64,+svm,+npt" in hint, f"no hint on how to run QEMU:\n{hint}"
-    assert "TEST-PASS" not in result.log_text and "TEST-FAIL" not in result.log_text
+    assert "TEST-PASS" not in result.channel_text and "TEST-FAIL" not in result.channel_text

@@ -72,15 +72,19 @@ def test_handout(keos, item):
     assert rubric.score(item, result).earned == 0
 
 
-def run_grade(image, expect):
-    """grade.py end to end, as `make grade` runs it: its lines and its Score."""
+def run_grade(image, expect, student_dir):
+    """grade.py end to end, as `make grade` runs it (the policy on the student's files and
+    their objects included): its lines and its Score."""
     import os
     import subprocess
     import sys
+    sources = [student_dir / n for n in ("mmio.c", "npt.c", "pager.c")]
+    objects = [image.parent / f"{s.relative_to(ROOT)}.o" for s in sources]
     # Logs of their own: the two grade.py runs may go on at once (xdist).
     env = dict(os.environ, KEOS_LOG_DIR=str(qemu.LOG_DIR / f"grade-for-{expect}"))
     proc = subprocess.run([sys.executable, str(ROOT / "grader" / "grade.py"), "--image", str(image),
-                           "--expect-score", str(expect)],
+                           "--expect-score", str(expect), "--sources", *map(str, sources),
+                           "--objects", *map(str, objects)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"grade.py on {image} did not score {expect}:\n{out}"
@@ -92,7 +96,7 @@ def run_grade(image, expect):
 def test_make_grade_reference_scores_100():
     if not SOLUTION_DIR.is_dir():
         pytest.skip("no solution/ in this copy")
-    out = run_grade(SOLUTION_IMAGE, 100)
+    out = run_grade(SOLUTION_IMAGE, 100, SOLUTION_DIR / "project3")
     assert "NOT-IMPLEMENTED" not in out and "TIMEOUT" not in out, out
 
 
@@ -100,7 +104,7 @@ def test_make_grade_reference_scores_100():
 def test_make_grade_handout_scores_0():
     if not SOLUTION_DIR.is_dir():
         pytest.skip("a student's copy: the score is theirs, not 0")
-    out = run_grade(qemu.IMAGE, 0)
+    out = run_grade(qemu.IMAGE, 0, ROOT / "project3")
     # Every rubric line says which function is missing; nothing hangs.
     assert out.count("NOT-IMPLEMENTED") == len(ITEMS), out
     assert "TIMEOUT" not in out, out

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DIRS = ("keos", "kev", "project3", "solution", "guests", "tools")
+DIRS = ("keos", "kev", "project3", "solution", "guests", "tools", "grader/policy_fixtures")
 
 
 def c_sources():

@@ -13,6 +13,14 @@
 #define FW_CFG_NB_CPUS	 0x05
 #define FW_CFG_FILE_DIR	 0x19
 
+/* A file that fw_cfg_read_file no longer gives out (fw_cfg_hide). */
+static char hidden[56];
+
+void fw_cfg_hide(const char *name)
+{
+	strncpy(hidden, name, sizeof(hidden) - 1);
+}
+
 static void read_bytes(void *buf, size_t n)
 {
 	uint8_t *p = buf;
@@ -47,6 +55,8 @@ int fw_cfg_read_file(const char *name, char *buf, size_t bufsize)
 	} entry;
 	uint32_t count;
 
+	if (hidden[0] && strncmp(name, hidden, sizeof(hidden)) == 0)
+		return -1;
 	outw(FW_CFG_PORT_SEL, FW_CFG_FILE_DIR);
 	read_bytes(&count, sizeof(count));
 	count = be32(count);

@@ -25,6 +25,7 @@ void kmain(uint32_t magic, uint32_t info_pa)
 	serial_init();
 	trap_init();
 	cpu_init(0); /* GS base: printk's lock needs mycpu() */
+	test_init(); /* the verdict secret, before kev or any test code runs */
 	printk("\nKeOS booting\n");
 	multiboot_read(magic, info_pa, &boot_info);
 	printk("boot: %s%s%s\n", boot_info.loader, boot_info.cmdline[0] ? ", command line " : "",

@@ -25,7 +25,10 @@ set -euo pipefail
 #                     time: each one quotes the reference line it changes
 #   grader/test_grader_mutants.py  runs those mutants: staff only, and it
 #                     cannot even be collected without them
-EXCLUDE=(solution/ grader/mutants/ grader/test_grader_mutants.py)
+#   grader/test_forgery.py  the forgery mutants (grader/mutants/forge_*): likewise
+#   grader/policy_fixtures/  a second complete solution (the policy's yardstick)
+EXCLUDE=(solution/ grader/mutants/ grader/test_grader_mutants.py grader/test_forgery.py
+	grader/policy_fixtures/)
 
 # Body lines shorter than this (after squeezing blanks) are too common to
 # tell anything: "return 0;", "} else {", ...

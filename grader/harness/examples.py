@@ -6,7 +6,7 @@ import re
 from .qemu import ROOT
 
 HANDOUT = ROOT / "handouts" / "debugging.md"
-_FAIL_LINE = re.compile(r"^TEST-FAIL (\S+) \S+:\d+: (.*)$", re.M)
+_FAIL_LINE = re.compile(r"^\[test\] (\S+): FAIL at \S+:\d+: (.*)$", re.M)   # keos/test.c
 _HEX = re.compile(r"0x[0-9a-f]+")
 
 
@@ -17,7 +17,7 @@ def shape(message):
 
 
 def handout_examples(test):
-    """The messages the handout shows for `test` (TEST-FAIL lines, file:line dropped)."""
+    """The messages the handout shows for `test` (console FAIL lines, file:line dropped)."""
     return [m for t, m in _FAIL_LINE.findall(HANDOUT.read_text()) if t == test]
 
 

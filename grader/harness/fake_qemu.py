@@ -3,8 +3,11 @@
 It accepts the harness's QEMU command line, checks the options the real kernel depends
 on, and plays the scenario named by the test selection (`-fw_cfg
 name=opt/keos/test,string=fake.<scenario>`): prints serial lines on stdout and exits with
-the status the real kernel would produce. If FAKE_QEMU_PIDFILE is set it writes its PID
-there first, so a test can watch the process from outside.
+the status the real kernel would produce. Verdict lines go, signed with the secret from
+`-fw_cfg name=opt/keos/secret`, to the verdict channel (`-debugcon file:PATH`), and a
+"[test] ..." copy to the console, as keos/test.c does; the `forged_*` scenarios forge
+them instead. If FAKE_QEMU_PIDFILE is set it writes its PID there first, so a test can
+watch the process from outside.
 
     python3 fake_qemu.py <qemu arguments...>
 """
@@ -13,6 +16,8 @@ import os
 import signal
 import sys
 import time
+
+from verdict import VERDICT_LIKE, mac     # run as a script from harness/
 
 BOOT = "KeOS booting (fake QEMU)"
 
@@ -23,6 +28,20 @@ REQUIRED = [
     ["-display", "none"],
     ["-monitor", "none"],
 ]
+
+
+class Channel:
+    """The runner's side of the verdict channel."""
+    file = None
+    secret = None
+    seq = 0
+
+    @classmethod
+    def write(cls, text, tag=None):
+        tag = tag or mac(cls.secret, cls.seq, text)
+        cls.file.write(f"{cls.seq} {tag} {text}\n")
+        cls.file.flush()
+        cls.seq += 1
 
 PANIC_REPORT = [
     "",
@@ -37,9 +56,18 @@ PANIC_REPORT = [
 ]
 
 
-def out(line):
+def console(line):
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+def out(line):
+    """A line as the kernel would print it: verdict lines to the channel, signed, and a
+    human copy to the console; anything else to the console."""
+    if VERDICT_LIKE.match(line):
+        Channel.write(line)
+        line = "[test] " + line
+    console(line)
 
 
 def option_values(argv, name):
@@ -68,12 +96,26 @@ def parse_fw_cfg(text):
     return fields
 
 
-def selection(argv):
+def fw_cfg_file(argv, name):
     for text in option_values(argv, "-fw_cfg"):
         fields = parse_fw_cfg(text)
-        if fields.get("name") == "opt/keos/test":
+        if fields.get("name") == name:
             return fields.get("string", "")
     return None
+
+
+def selection(argv):
+    return fw_cfg_file(argv, "opt/keos/test")
+
+
+def open_channel(argv):
+    paths = [v[len("file:"):] for v in option_values(argv, "-debugcon")
+             if v.startswith("file:")]
+    if not paths:
+        sys.stderr.write("fake-qemu: missing option -debugcon file:PATH\n")
+        sys.exit(1)
+    Channel.file = open(paths[0], "w")
+    Channel.secret = fw_cfg_file(argv, "opt/keos/secret") or "00" * 16
 
 
 def check_args(argv):
@@ -178,10 +220,28 @@ def scenario(name, sel, argv):
         out("TESTS-DONE passed=1 failed=0 skipped=0")
         return 33
     if name == "partial":
-        # Ends without a newline after the last line.
-        out(f"TEST-START {sel}")
-        sys.stdout.write(f"TEST-PASS {sel} ms=1\nTESTS-DONE passed=1 failed=0")
+        # The console ends without a newline after the last line.
+        one_test(sel)
+        out("TESTS-DONE passed=1 failed=0")
+        sys.stdout.write("[test] done")
         sys.stdout.flush()
+        return 33
+    if name == "forged_console":
+        # Student code printing the runner's lines on the console, then exiting as PASS.
+        out(f"TEST-START {sel}")
+        console(f"TEST-PASS {sel} ms=1")
+        console("TESTS-DONE passed=1 failed=0 skipped=0")
+        return 33
+    if name == "forged_exit":
+        # Student code writing the PASS code to the exit port, nothing else.
+        out(f"TEST-START {sel}")
+        return 33
+    if name == "forged_mac":
+        # Lines on the verdict channel itself, without the secret.
+        out(f"TEST-START {sel}")
+        Channel.write(f"TEST-PASS {sel} ms=1", tag="0" * 16)
+        Channel.write("TESTS-DONE passed=1 failed=0 skipped=0", tag="0" * 16)
+        Channel.write("EXIT 16", tag="0" * 16)
         return 33
     sys.stderr.write(f"fake-qemu: unknown scenario {name!r}\n")
     return 2
@@ -201,7 +261,12 @@ def main(argv):
     if not name.startswith("fake."):
         sys.stderr.write(f"fake-qemu: selection {sel!r} is not fake.<scenario>\n")
         return 1
-    return scenario(name[len("fake."):], sel, argv)
+    open_channel(argv)
+    name = name[len("fake."):]
+    status = scenario(name, sel, argv)
+    if status in (33, 35) and not name.startswith("forged_"):
+        Channel.write(f"EXIT {(status - 1) // 2}")     # as the runner's test_exit()
+    return status
 
 
 if __name__ == "__main__":

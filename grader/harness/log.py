@@ -1,9 +1,11 @@
-"""Parse a KeOS serial log and decide the verdict of one QEMU run.
+"""Parse a KeOS run's output and decide the verdict of one QEMU run.
 
-Nothing here starts processes: `Result.from_output(text, status)` turns canned text
-into the same result object a real run produces, so the parser is tested without QEMU.
+Nothing here starts processes: `Result.from_output(text, status, channel, secret)` turns
+canned text into the same result object a real run produces, so the parser is tested
+without QEMU.
 
-The kernel prints (see keos/test.h and keos/printk.h):
+The test runner reports on the verdict channel (harness/verdict.py; keos/test.h), each
+line authenticated with the run's secret:
 
     TEST-START <name>
     METRIC <name> <key>=<value>
@@ -11,18 +13,28 @@ The kernel prints (see keos/test.h and keos/printk.h):
     TEST-FAIL <name> <file>:<line>: <what failed>
     TEST-SKIP <name> <why this machine cannot grade it>
     TESTS-DONE passed=<n> failed=<n> skipped=<n>
+    EXIT <code it writes to the exit port>
+
+The console (COM1, `text`) is for people; only the lines that end a run abnormally are
+read from it:
+
     PANIC <message>            then register lines and "  #<i> 0x<addr> <function>+0x<off>"
     NOT-IMPLEMENTED <func> (<file>:<line>)
     KEV-UNSUPPORTED: this CPU has no <what>.    then hint lines (how to run QEMU)
 
-and ends QEMU through isa-debug-exit with one of the statuses below. What a guest prints
-reaches the serial port as "guest| <line>" or "guest<N>| <line>" (N: the vCPU); such lines
-are the guest's console (`Log.guest_lines`) and never count as structured lines.
+QEMU ends through isa-debug-exit with one of the statuses below. What a guest prints
+reaches the console as "guest| <line>" or "guest<N>| <line>" (N: the vCPU); such lines
+are the guest's console (`Log.guest_lines`) and never count. A console line that looks
+like a verdict line (`verdict.VERDICT_LIKE`) was not written by the runner (it writes
+"[test] ..." there): it is a forgery, and the run's verdict is FORGED, worth nothing and
+marked for review. So is a status 33 (PASS) that the channel does not confirm.
 """
 
 import enum
 import re
 from dataclasses import dataclass, field
+
+from . import verdict as channel_mod
 
 # isa-debug-exit turns a write of v into exit status (v << 1) | 1 (keos/printk.h).
 STATUS_PASS = 33
@@ -44,6 +56,8 @@ class Verdict(enum.Enum):
     TIMEOUT = "TIMEOUT"
     TRIPLE_FAULT = "TRIPLE-FAULT"
     ERROR = "ERROR"
+    FORGED = "FORGED"               # something other than the runner claimed a verdict
+    POLICY = "POLICY"               # the student's files break the policy: nothing ran
 
     def __str__(self):
         return self.value
@@ -80,6 +94,7 @@ _PASS = re.compile(r"TEST-PASS (\S+)(?: ms=(\d+))?")
 _FAIL = re.compile(r"TEST-FAIL (\S+) ?(.*)")
 _SKIP = re.compile(r"TEST-SKIP (\S+) ?(.*)")
 _DONE = re.compile(r"TESTS-DONE passed=(\d+) failed=(\d+)(?: skipped=(\d+))?")
+_EXIT = re.compile(r"EXIT (\d+)")
 _UNSUPPORTED = re.compile(r"KEV-UNSUPPORTED: ?(?:this CPU has no )?(.*?)\.?$")
 _GUEST = re.compile(r"guest(\d*)\| ?(.*)")
 _NOT_IMPL = re.compile(r"NOT-IMPLEMENTED (\S+)(?: \((.*)\))?")
@@ -126,6 +141,9 @@ class Log:
     unsupported: str = None                            # what the CPU lacks ("SVM (AMD-V)")
     unsupported_lines: list = field(default_factory=list)  # that line and the hint after it
     guest_lines: list = field(default_factory=list)    # (vcpu or None, text), in order
+    exit_code: int = None                              # the runner's EXIT line
+    forged: list = field(default_factory=list)         # console lines posing as verdicts
+    channel_problems: list = field(default_factory=list)  # channel lines that do not verify
 
     def has_verdict_line(self):
         return self.done is not None or self.panic is not None or \
@@ -137,19 +155,26 @@ class Log:
         return "".join(text + "\n" for _, text in self.guest_lines)
 
 
-def parse_log(text):
+def parse_log(text, channel="", secret=None):
+    """The console `text` and the verdict `channel` (checked against `secret`)."""
     log = Log()
     for raw in text.splitlines():
         line = _ANSI.sub("", raw).rstrip("\r")
         log.lines.append(line)
-        _parse_line(log, line)
+        _parse_console_line(log, line)
+    lines, log.channel_problems = channel_mod.verify(channel, secret)
+    for line in lines:
+        _parse_verdict_line(log, line)
     return log
 
 
-def _parse_line(log, line):
+def _parse_console_line(log, line):
     if m := _GUEST.match(line):
         # A guest's output: it may say anything, so it is never a verdict of ours.
         log.guest_lines.append((int(m.group(1)) if m.group(1) else None, m.group(2)))
+        return
+    if channel_mod.VERDICT_LIKE.match(line):
+        log.forged.append(line)
         return
     if log.panic is not None:
         # Everything after a panic is its report: registers, then the backtrace.
@@ -169,7 +194,17 @@ def _parse_line(log, line):
     if line.startswith("PANIC"):
         log.panic = line[len("PANIC"):].lstrip(" :")
         log.panic_lines.append(line)
-    elif m := _START.match(line):
+    elif (m := _UNSUPPORTED.match(line)) and log.unsupported is None:
+        log.unsupported = m.group(1)
+        log.unsupported_lines.append(line)
+    elif (m := _NOT_IMPL.match(line)) and log.not_implemented is None:
+        log.not_implemented = m.group(1)
+        log.not_implemented_at = m.group(2)
+
+
+def _parse_verdict_line(log, line):
+    """One authenticated line of the verdict channel."""
+    if m := _START.match(line):
         if m.group(1) not in log.started:
             log.started.append(m.group(1))
     elif m := _METRIC.match(line):
@@ -182,12 +217,8 @@ def _parse_line(log, line):
         log.skipped.setdefault(m.group(1), m.group(2).strip())
     elif m := _DONE.match(line):
         log.done = (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
-    elif (m := _UNSUPPORTED.match(line)) and log.unsupported is None:
-        log.unsupported = m.group(1)
-        log.unsupported_lines.append(line)
-    elif (m := _NOT_IMPL.match(line)) and log.not_implemented is None:
-        log.not_implemented = m.group(1)
-        log.not_implemented_at = m.group(2)
+    elif m := _EXIT.fullmatch(line):
+        log.exit_code = int(m.group(1))
 
 
 def classify(log, status, timed_out=False, killed_after_done=False):
@@ -197,6 +228,8 @@ def classify(log, status, timed_out=False, killed_after_done=False):
     harness killed QEMU at the deadline. `killed_after_done`: QEMU printed TESTS-DONE
     but did not exit within the grace period, so the harness stopped it.
     """
+    if forged := _forgery(log, status):
+        return Verdict.FORGED, f"marked for review: {forged}"
     if killed_after_done:
         verdict, note = _check_done(log, "TESTS-DONE")
         stopped = "QEMU did not exit after TESTS-DONE; the harness stopped it"
@@ -228,6 +261,18 @@ def classify(log, status, timed_out=False, killed_after_done=False):
     if status is not None and status < 0:
         return Verdict.ERROR, f"QEMU was killed by signal {-status}"
     return Verdict.ERROR, f"unexpected QEMU exit status {status}"
+
+
+def _forgery(log, status):
+    """Why this run's verdict cannot be trusted, or None."""
+    if log.forged:
+        return f"forged verdict line in the console output: {log.forged[0][:100]!r}"
+    if log.channel_problems:
+        return log.channel_problems[0]
+    if status == STATUS_PASS and log.exit_code != (STATUS_PASS - 1) // 2:
+        return ("QEMU exited with status 33 (PASS), but the test runner did not write "
+                "that exit on the verdict channel: other code wrote the exit port")
+    return None
 
 
 def _check_done(log, source):
@@ -263,6 +308,9 @@ def outcomes_by_test(log, verdict):
         else Verdict.ERROR
     out = {}
     for name in names:
+        if verdict == Verdict.FORGED:       # nothing in a forged run counts
+            out[name] = Outcome(name, Verdict.FORGED)
+            continue
         if name in log.failed:
             out[name] = Outcome(name, Verdict.FAIL, failure=log.failed[name])
         elif name in log.skipped:
@@ -283,6 +331,7 @@ class Result:
     wall_s: float               # QEMU spawn to TESTS-DONE line, or to its exit
     log_text: str
     log_path: str = None
+    channel_text: str = ""      # the verdict channel as received
     note: str = None            # why the verdict is what it is, when not obvious
     stderr: str = ""
     cmd: list = field(default_factory=list)
@@ -295,12 +344,13 @@ class Result:
 
     @classmethod
     def from_output(cls, text, status, selection="", timed_out=False,
-                    killed_after_done=False, wall_s=0.0, **kw):
-        """Parse `text` and decide the verdict; `kw` fills the remaining fields."""
-        log = parse_log(text)
+                    killed_after_done=False, wall_s=0.0, channel="", secret=None, **kw):
+        """Parse the console `text` and the verdict `channel` (its MACs checked with
+        `secret`) and decide the verdict; `kw` fills the remaining fields."""
+        log = parse_log(text, channel, secret)
         verdict, note = classify(log, status, timed_out, killed_after_done)
         return cls(selection=selection, verdict=verdict, status=status, wall_s=wall_s,
-                   log_text=text, note=note, log=log,
+                   log_text=text, channel_text=channel, note=note, log=log,
                    tests=outcomes_by_test(log, verdict), **kw)
 
     # Convenient views of the parsed log.
@@ -367,6 +417,8 @@ class Result:
                f"(QEMU exit status {status})"]
         if self.note:
             out.append(f"  note: {self.note}")
+        for line in self.log.forged[:10]:
+            out.append(f"  forged verdict line in the console output: {line}")
         for name, what in self.log.failed.items():
             out.append(f"  failed check in {name}: {what}")
         if self.log.panic is not None:

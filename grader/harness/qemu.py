@@ -20,6 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from . import verdict
 from .log import Result, parse_log
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,9 @@ CPU = "qemu64,+svm,+npt"
 SMP = 4
 MEMORY = "512M"
 FW_CFG_TEST = "opt/keos/test"
+# The verdict channel (harness/verdict.py): QEMU's debug console, port 0xe9. run() hands
+# QEMU a pipe (/dev/fd/N) and reads it; other callers (gdb-batch, --print-cmd) discard it.
+CHANNEL = "/dev/null"
 # keos/main.c reads the selection into a 256-byte buffer: a longer one would be cut off
 # and silently run fewer tests, so run() refuses it.
 SELECTION_MAX = 255
@@ -80,17 +84,23 @@ def machine_args(cpu=None, smp=SMP, memory=MEMORY, accel="tcg,thread=multi"):
     ]
 
 
-def qemu_args(test, image=IMAGE, disk=DISK, smp=SMP, cpu=None, extra=(), serial="stdio"):
+def qemu_args(test, image=IMAGE, disk=DISK, smp=SMP, cpu=None, extra=(), serial="stdio",
+              channel=CHANNEL, secret=None):
     """QEMU's arguments (without the program name) to boot KeOS and run `test`.
 
     `test` is a name, a comma-separated list, or a prefix ending in '*' (empty: the
     kernel's default, every test but selftest.*). `image`: see boot_args(). `serial` is
     stdio both for the harness (read through a pipe) and for `make run` (the terminal).
+    `channel` is where the verdict channel goes, `secret` the run's key for its MACs
+    (harness/verdict.py); run() passes a pipe and a fresh secret.
     """
-    return machine_args(cpu, smp) + ["-serial", serial] + boot_args(image) + [
+    return machine_args(cpu, smp) + ["-serial", serial, "-debugcon", f"file:{channel}"] + \
+        boot_args(image) + [
         "-drive", f"file={disk},if=none,id=disk0,format=raw,readonly=on",
         "-device", "virtio-blk-pci,drive=disk0,disable-modern=on",
-    ] + (["-fw_cfg", fw_cfg_string(FW_CFG_TEST, test)] if test else []) + list(extra)
+    ] + (["-fw_cfg", fw_cfg_string(FW_CFG_TEST, test)] if test else []) + \
+        (["-fw_cfg", fw_cfg_string(verdict.FW_CFG_SECRET, secret)] if secret else []) + \
+        list(extra)
 
 
 # ---------------------------------------------------------------------------------------
@@ -193,11 +203,13 @@ def find_qemu():
     return path
 
 
-_DONE_LINE = re.compile(rb"(?:\x1b\[[0-9;?]*[A-Za-z])*TESTS-DONE ")
+# TESTS-DONE on the verdict channel (its MAC is checked later, by the parser).
+_DONE_LINE = re.compile(rb"\d+ [0-9a-f]{16} TESTS-DONE ")
 
 
 class _Reader:
-    """Collects serial bytes, writes them to the log as they come, timestamps lines."""
+    """Collects one stream's bytes, writes them to its log as they come, timestamps
+    lines."""
 
     def __init__(self, log_file, t0, echo=None):
         self.log_file = log_file
@@ -236,22 +248,33 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
         raise ValueError(f"test selection of {len(test.encode())} bytes: the kernel reads at "
                          f"most {SELECTION_MAX} (use group.* patterns or several runs)")
     program = list(qemu) if qemu else [find_qemu()]
-    cmd = program + qemu_args(test, image=image, disk=disk, smp=smp, cpu=cpu, extra=extra)
+    secret = verdict.new_secret()
+    channel_r, channel_w = os.pipe()        # the verdict channel, read as it arrives
+    cmd = program + qemu_args(test, image=image, disk=disk, smp=smp, cpu=cpu, extra=extra,
+                              channel=f"/dev/fd/{channel_w}", secret=secret)
     log_path = Path(log_path or LOG_DIR / "run.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     err_path = log_path.with_suffix(log_path.suffix + ".stderr")
+    channel_path = log_path.with_suffix(log_path.suffix + ".verdict")
     _load_libc()
 
-    with open(log_path, "wb") as log_file, open(err_path, "w+b") as err_file:
+    with open(log_path, "wb") as log_file, open(err_path, "w+b") as err_file, \
+            open(channel_path, "wb") as channel_file, os.fdopen(channel_r, "rb") as chan:
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=err_file, cwd=ROOT, start_new_session=True,
-                                preexec_fn=_die_with_parent(os.getpid()))
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=err_file, cwd=ROOT, start_new_session=True,
+                                    pass_fds=(channel_w,),
+                                    preexec_fn=_die_with_parent(os.getpid()))
+        finally:
+            os.close(channel_w)             # QEMU holds it now: EOF when QEMU is gone
         _live[proc.pid] = proc
         start_time = proc_start_time(proc.pid)
         reader = _Reader(log_file, t0, echo)
+        channel = _Reader(channel_file, t0)
         try:
-            ended = _pump(proc, reader, t0 + timeout, exit_grace)
+            ended = _pump(proc, {proc.stdout: reader, chan: channel}, channel, t0 + timeout,
+                          exit_grace)
         finally:
             # Whatever happened (including KeyboardInterrupt), QEMU does not outlive us.
             proc.stdout.close()
@@ -262,39 +285,41 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
         err_path.unlink(missing_ok=True)
 
     exit_s = ended["at"] - t0
+    done_s = channel.done_s
     return Result.from_output(
         reader.data.decode(errors="replace"), proc.returncode, selection=test,
-        timed_out=ended["why"] == "deadline" and reader.done_s is None,
-        killed_after_done=ended["why"] == "deadline" and reader.done_s is not None,
-        wall_s=reader.done_s if reader.done_s is not None else exit_s,
+        channel=channel.data.decode(errors="replace"), secret=secret,
+        timed_out=ended["why"] == "deadline" and done_s is None,
+        killed_after_done=ended["why"] == "deadline" and done_s is not None,
+        wall_s=done_s if done_s is not None else exit_s,
         log_path=str(log_path), stderr=stderr, cmd=cmd, pid=proc.pid,
         first_line_s=reader.first_line_s, timeout_s=timeout,
         start_time=start_time)
 
 
-def _pump(proc, reader, deadline, exit_grace):
-    """Read serial output until QEMU exits or the deadline passes.
+def _pump(proc, readers, channel, deadline, exit_grace):
+    """Read the console and the verdict channel ({file: _Reader}) until QEMU exits (both
+    reach EOF) or the deadline passes.
 
-    Returns {"why": "exit" | "deadline", "at": monotonic time}. After TESTS-DONE the
-    deadline shrinks to `exit_grace` seconds: the verdict is known, QEMU should exit.
+    Returns {"why": "exit" | "deadline", "at": monotonic time}. After TESTS-DONE on the
+    channel the deadline shrinks to `exit_grace` seconds: QEMU should exit.
     """
-    fd = proc.stdout.fileno()
     sel = selectors.DefaultSelector()
-    sel.register(fd, selectors.EVENT_READ)
+    for f, r in readers.items():
+        sel.register(f.fileno(), selectors.EVENT_READ, r)
     try:
-        while True:
-            if reader.done_s is not None:
-                deadline = min(deadline, reader.t0 + reader.done_s + exit_grace)
+        while sel.get_map():
+            if channel.done_s is not None:
+                deadline = min(deadline, channel.t0 + channel.done_s + exit_grace)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return {"why": "deadline", "at": time.monotonic()}
-            if not sel.select(remaining):
-                continue
-            chunk = os.read(fd, 65536)
-            now = time.monotonic()
-            if not chunk:
-                break
-            reader.feed(chunk, now)
+            for key, _ in sel.select(remaining):
+                chunk = os.read(key.fd, 65536)
+                if chunk:
+                    key.data.feed(chunk, time.monotonic())
+                else:
+                    sel.unregister(key.fd)
     finally:
         sel.close()
     # EOF: QEMU closed its stdout, it is exiting. Wait for its status (bounded).
@@ -305,6 +330,6 @@ def _pump(proc, reader, deadline, exit_grace):
     return {"why": "exit", "at": time.monotonic()}
 
 
-__all__ = ["run", "qemu_args", "boot_args", "machine_args", "QemuMissing", "is_alive",
-           "live_pids", "stop_all", "parse_log", "ROOT", "BUILD", "BOOT", "IMAGE", "ISO",
-           "DISK", "LOG_DIR"]
+__all__ = ["run", "qemu_args", "boot_args", "machine_args", "CHANNEL", "QemuMissing",
+           "is_alive", "live_pids", "stop_all", "parse_log", "ROOT", "BUILD", "BOOT", "IMAGE",
+           "ISO", "DISK", "LOG_DIR"]
