@@ -7,6 +7,7 @@
 #   make gdb-batch TEST=... CMDS=f.gdb   QEMU paused, gdb runs f.gdb, QEMU stopped
 #   make check        the project's whole test suite (host tests + kernel tests)
 #   make grade        Project 3's score
+#   make bench        time the grade (N=5 runs of each test; SOLUTION=1 for the reference)
 #   make format       reformat the C sources (.clang-format)
 #   make handout      export the student tree (no solution/) to build/handout
 #   SOLUTION=1        with any of these: use the reference solution (TAs only)
@@ -284,6 +285,11 @@ grade:
 			--sources $(P3_SRCS) --objects $(P3_OBJS); \
 	fi
 
+# Time every graded test, the boot floor and the whole grade (N runs; build/bench.json).
+N ?= 5
+bench: all
+	$(KEOS_ENV) $(PYTHON) grader/bench.py --image $(IMAGE) --disk $(D)/disk.img -n $(N)
+
 # Everything: host tests, kernel tests on the student and reference builds,
 # the grader's own checks (mutants included), the reference graded in other
 # configurations (grader/test_configs.py).
@@ -334,7 +340,7 @@ clean:
 print-%:
 	@echo '$($*)'
 
-.PHONY: all iso run run-gdb gdb gdb-batch check grade clean tools-ok toolchain-ok \
+.PHONY: all iso run run-gdb gdb gdb-batch check grade bench clean tools-ok toolchain-ok \
 	iso-tools-ok handout format
 .DELETE_ON_ERROR:
 # Dependency files named from the object lists, the guests' too (whichever B this is).

@@ -35,6 +35,8 @@ from harness import policy, qemu, rubric    # noqa: E402  (after the path fix ab
 from harness.log import Verdict             # noqa: E402
 
 LOG_DIR = qemu.LOG_DIR / "grade"      # env KEOS_LOG_DIR moves qemu.LOG_DIR
+# Each test's seconds in the last grade of each ISO: the next grade's schedule.
+TIMES = LOG_DIR / "times.json"
 
 
 def parse_args(argv):
@@ -89,6 +91,49 @@ def run_one(item, args):
     return result, rubric.score(item, result)
 
 
+# ---- the schedule: longest first ----
+
+def load_times(iso):
+    """{test: seconds} from the last grade of `iso`; {} if there was none."""
+    try:
+        return json.loads(TIMES.read_text()).get(str(Path(iso).resolve()), {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def save_times(iso, rows):
+    """Remember this grade's times for the next one (a hint: a lost update is harmless)."""
+    try:
+        times = json.loads(TIMES.read_text())
+    except (OSError, ValueError):
+        times = {}
+    if not isinstance(times, dict):
+        times = {}
+    key = str(Path(iso).resolve())
+    old = times.get(key) if isinstance(times.get(key), dict) else {}
+    times[key] = {**old, **{i.name: round(r.wall_s, 3) for i, r, _ in rows}}
+    try:
+        TIMES.parent.mkdir(parents=True, exist_ok=True)
+        tmp = TIMES.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(times, indent=1) + "\n")
+        os.replace(tmp, TIMES)
+    except OSError:
+        pass        # the grade stands; the next one starts longest-timeout first
+
+
+def longest_first(items, times):
+    """Indices of `items` in the order to start them: the longest expected first, so that
+    no long test starts last and runs alone, and the wall time approaches ideal_wall().
+    Expected: the seconds the test took in the last grade, else its rubric timeout (a
+    test never timed counts as long)."""
+    return sorted(range(len(items)), key=lambda k: -times.get(items[k].name, items[k].timeout))
+
+
+def ideal_wall(seconds, jobs):
+    """The least wall time `jobs` workers can take for tests of these durations."""
+    return max(max(seconds, default=0.0), sum(seconds) / jobs)
+
+
 def line(item, result, scored):
     verdict = str(scored.verdict)
     if scored.verdict == Verdict.SKIP:
@@ -103,8 +148,7 @@ def grade(items, args, out=print):
     all before it are known. Returns [(item, result, scored)]."""
     rows = [None] * len(items)
     printed = 0
-    # Longest timeouts first, so that a slow test does not start last and run alone.
-    order = sorted(range(len(items)), key=lambda k: -items[k].timeout)
+    order = longest_first(items, load_times(args.image))
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {k: pool.submit(run_one, items[k], args) for k in order}
         try:
@@ -148,12 +192,13 @@ def check_policy(items, args):
     return found
 
 
-def to_json(rows, args, earned, possible, wall_s):
+def to_json(rows, args, earned, possible, wall_s, ideal_s):
     return {
         "image": str(args.image),
         "score": earned,
         "possible": possible,
         "wall_s": round(wall_s, 3),
+        "ideal_wall_s": round(ideal_s, 3),
         "jobs": args.jobs,
         "tests": [{
             "name": item.name,
@@ -195,6 +240,8 @@ def main(argv=None):
         print("grade.py: interrupted; no score", file=sys.stderr)
         return 130
     wall_s = time.monotonic() - start
+    save_times(args.image, rows)
+    ideal_s = ideal_wall([r.wall_s for _, r, _ in rows], args.jobs)
 
     earned = sum(s.earned for _, _, s in rows)
     possible = sum(i.points for i in items)
@@ -208,11 +255,12 @@ def main(argv=None):
               f"test runner claimed a verdict): {', '.join(forged)}")
     partial = f" (only {args.only})" if args.only else ""
     print(f"Score: {earned}/{possible}{partial}")
-    print(f"Wall time: {wall_s:.1f} s for {len(rows)} tests, {args.jobs} at a time; "
+    print(f"Wall time: {wall_s:.1f} s for {len(rows)} tests, {args.jobs} at a time "
+          f"(ideal {ideal_s:.1f} s: the longest test, or the sum of all / {args.jobs}); "
           f"logs in {LOG_DIR}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(to_json(rows, args, earned, possible, wall_s), f, indent=1)
+            json.dump(to_json(rows, args, earned, possible, wall_s, ideal_s), f, indent=1)
             f.write("\n")
     if args.expect_score is not None and earned != args.expect_score:
         print(f"grade.py: expected a score of {args.expect_score}, got {earned}",

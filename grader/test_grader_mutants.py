@@ -11,9 +11,10 @@ Mutants (sed scripts; their first lines say what they break):
   two of the host-level NPT mutants (grader/mutants/npt_*.sed, test_npt_host.py), whose
   in-kernel effects are listed in NPT_MUTANTS below (their files are not ours).
 
-Each mutant is built in build/mutants/<name>/ (a copy of the repository without build/,
-.git, grader/ and handouts/), two at a time, and kept until the copied files or the
-script change. The
+Each mutant is built in build/mutants/<name>/ (a copy of the repository without .git,
+grader/ and handouts/, and of build/solution/'s objects with their times, so that make
+compiles only the mutated file and relinks), two at a time, and kept until the copied
+files or the script change. The
 baseline, that the unmutated reference passes all of these, is test_project3.py's
 test_reference. Marker `mutants`: deselect with -m "not mutants".
 """
@@ -156,6 +157,13 @@ def build(mutant, digest):
         if image.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
             return image, 0.0, None
         copy_tree(tree)
+        # The reference's objects, times kept (copy2): make sees them up to date and
+        # compiles only the mutated file. (Not the GRUB ISO's staging directory: the
+        # mutants boot their kernel directly.)
+        reference = SOLUTION_IMAGE.parent
+        shutil.copytree(reference, tree / reference.relative_to(ROOT), symlinks=True,
+                        ignore=lambda d, names: [n for n in names if Path(d) == reference
+                                                 and n == "iso"])
         target = tree / mutant.target
         before = target.read_text()
         sed = subprocess.run(["sed", "-i", "-f", str(mutant.script), str(target)],

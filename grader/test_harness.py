@@ -8,8 +8,10 @@
 After every run that starts a process, the test checks that the process is gone.
 """
 
+import importlib.util
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -20,10 +22,12 @@ from pathlib import Path
 import pytest
 
 from harness import Verdict, classify, parse_log, qemu_args
+from harness import ktests
 from harness import qemu as hq
 from harness import verdict as hv
 from harness.log import Result, parse_value
 from harness.plugin import Build, log_name
+from harness.rubric import Item
 
 GRADER = Path(__file__).resolve().parent
 FAKE = [sys.executable, str(GRADER / "harness" / "fake_qemu.py")]
@@ -550,16 +554,15 @@ def test_no_qemu():
 """
 
 
-@pytest.mark.parametrize("xdist", [False, True])
-def test_plugin_end_to_end(tmp_path, xdist):
-    """A separate pytest session using the plugin: summary table and timings.json, with
-    and without pytest-xdist (where runs travel from workers to the controller)."""
+def plugin_session(tmp_path, tests, xdist):
+    """Run `tests` (a test file's text, FAKE in {fake}) in a separate pytest session that
+    loads the plugin, with -n 2 if `xdist`. Returns (the process, its log directory)."""
     if xdist:
         pytest.importorskip("xdist")
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --strict-markers\n")
     (tmp_path / "conftest.py").write_text(
         f"import sys\nsys.path.insert(0, {str(GRADER)!r})\npytest_plugins = ['harness.plugin']\n")
-    (tmp_path / "test_fake.py").write_text(PLUGIN_TESTS.format(fake=FAKE))
+    (tmp_path / "test_fake.py").write_text(tests.format(fake=FAKE))
     logs = tmp_path / "logs"
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", str(tmp_path)]
     if xdist:
@@ -567,6 +570,14 @@ def test_plugin_end_to_end(tmp_path, xdist):
     env = dict(os.environ, KEOS_LOG_DIR=str(logs))
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)
+    return done, logs
+
+
+@pytest.mark.parametrize("xdist", [False, True])
+def test_plugin_end_to_end(tmp_path, xdist):
+    """A separate pytest session using the plugin: summary table and timings.json, with
+    and without pytest-xdist (where runs travel from workers to the controller)."""
+    done, logs = plugin_session(tmp_path, PLUGIN_TESTS, xdist)
     out = done.stdout
     assert done.returncode == 1, out     # test_hang fails on purpose
     assert "3 passed" in out and "1 failed" in out, out
@@ -596,6 +607,36 @@ def test_make_run_goes_through_the_harness():
         assert "a.b,c.*" in runs[-1], runs[-1]
         started = [l for l in done.stdout.splitlines() if l.lstrip("@-").startswith(hq.QEMU)]
         assert not started, f"`make -n {target}` starts QEMU itself: {started}"
+def test_selected_matches_as_the_kernel_does():
+    names = ["keos.fs_a", "keos.fs_b", "keos.palloc", "kev.fs_x"]
+    assert ktests.selected(names, "keos.fs*") == ["keos.fs_a", "keos.fs_b"]
+    assert ktests.selected(names, "keos.palloc,kev.*") == ["keos.palloc", "kev.fs_x"]
+    assert ktests.selected(names, "keos.fs") == []      # a name without '*' is exact
+
+
+SHARED_TESTS = """
+import pytest
+from harness.plugin import run_alone_if_not_passed
+FAKE = {fake!r}
+
+@pytest.mark.parametrize("name", ["fake.a", "fake.b", "fake.c"])
+def test_in_one_boot(keos, name):
+    run_alone_if_not_passed(keos, "fake.multi", name, qemu_cmd=FAKE)
+"""
+
+
+@pytest.mark.parametrize("xdist", [False, True])
+def test_one_boot_serves_a_group(tmp_path, xdist):
+    """run_alone_if_not_passed: one QEMU for the whole group, even across xdist workers;
+    a test that fails there runs alone, and passing alone is reported as a failure."""
+    done, logs = plugin_session(tmp_path, SHARED_TESTS, xdist)
+    out = done.stdout
+    assert "2 passed" in out and "1 failed" in out, out
+    assert "fake.b passes alone but not in one boot with the rest of fake.multi " \
+        "(fake.b FAIL)" in out, out
+    runs = json.loads((logs / "timings.json").read_text())["runs"]
+    assert sorted(r["selection"] for r in runs) == ["fake.b", "fake.multi"], runs
+    assert not list((logs / "shared").glob("*.pickle")), "the session left its files"
 
 
 # ---------------------------------------------------------------------------------------
@@ -794,6 +835,42 @@ def test_grade_marks_forgeries_for_review(tmp_path):
         in lines["fake.forged_console"]
     assert "Marked for review: 1 test(s) FORGED" in done.stdout
     assert "Score: 90/100" in done.stdout and done.returncode == 0
+
+
+def load_grade_py():
+    spec = importlib.util.spec_from_file_location("grade", GRADE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_grade_starts_the_longest_test_first():
+    gp = load_grade_py()
+    items = [Item("a.short", 10, 20.0), Item("a.untimed", 10, 20.0),
+             Item("a.long", 10, 20.0), Item("a.mid", 10, 60.0)]
+    times = {"a.short": 0.5, "a.long": 3.0, "a.mid": 1.0}
+    order = [items[k].name for k in gp.longest_first(items, times)]
+    assert order == ["a.untimed", "a.long", "a.mid", "a.short"], \
+        "recorded seconds first, else the rubric timeout (never timed counts as long)"
+    assert [items[k].name for k in gp.longest_first(items, {})][0] == "a.mid", \
+        "with no record the longest timeout starts first"
+    assert gp.ideal_wall([3.0, 1.0, 1.0], 2) == 3.0
+    assert gp.ideal_wall([2.0, 2.0, 2.0, 2.0], 2) == 4.0
+
+
+def test_grade_remembers_times_and_reports_the_ideal_wall(tmp_path):
+    done = grade(tmp_path, "--json", tmp_path / "out.json", "--only", "fake.pass,fake.fail")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"Wall time: [0-9.]+ s for 2 tests, 2 at a time \(ideal [0-9.]+ s",
+                     done.stdout), done.stdout
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert 0 < report["ideal_wall_s"] <= report["wall_s"] + 0.5, report
+    times = json.loads((tmp_path / "logs" / "grade" / "times.json").read_text())
+    assert [set(t) for t in times.values()] == [{"fake.pass", "fake.fail"}], times
+    grade(tmp_path, "--only", "fake.skip")
+    times = json.loads((tmp_path / "logs" / "grade" / "times.json").read_text())
+    assert [set(t) for t in times.values()] == [{"fake.pass", "fake.fail", "fake.skip"}], \
+        "a partial grade adds to the record of the ISO"
 
 
 def test_grade_refuses_a_rubric_that_is_not_100(tmp_path):

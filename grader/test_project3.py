@@ -1,6 +1,10 @@
 """Project 3's rubric (grader/rubric.toml) as pytest tests: one QEMU per rubric test, with
 the rubric's timeout, scored by the same rules as grade.py (harness/rubric.py).
 
+The rubric's tests run once per kernel image, through grade.py end to end as `make grade`
+runs them (one QEMU per test); the per-test checks read its rows, and rerun a test alone
+only when it did not end as expected, for its own report.
+
 * test_reference: the reference solution (build/solution/kernel.elf) earns every point;
   this is `make check`'s proof that the reference scores 100/100.
 * test_handout: where solution/ exists (the course's own tree), project3/*.c must be the
@@ -10,12 +14,15 @@ the rubric's timeout, scored by the same rules as grade.py (harness/rubric.py).
   that still reaches a TODO() is an xfail ("not implemented"), as in test_npt_host.py.
 """
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from harness import Verdict, ktests, rubric
-from harness import qemu
+from harness import Verdict, ktests, plugin, qemu, rubric
 from harness.plugin import SOLUTION_DIR, SOLUTION_IMAGE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,64 +54,94 @@ def test_rubric_rejects_a_bad_total(tmp_path):
         rubric.load(bad)
 
 
+def graded(request, image):
+    """grade.py end to end on `image`, as `make grade` runs it (the policy on the student's
+    files and their objects included), once per session (xdist
+    workers share it): {"status", "out" (its output), "rows" ({test: its JSON row}),
+    "score"}. The per-test checks below read their rows; a test that did not end as
+    expected runs again alone, for its own report."""
+    image = Path(image).resolve()
+    student_dir = (SOLUTION_DIR if image == SOLUTION_IMAGE.resolve() else ROOT) / "project3"
+    sources = [student_dir / n for n in ("mmio.c", "npt.c", "pager.c")]
+    objects = [image.parent / f"{s.relative_to(ROOT)}.o" for s in sources]
+
+    def run():
+        # Logs of their own: the grade.py runs of the two images may go on at once (xdist).
+        logs = qemu.LOG_DIR / f"grade-for-{plugin.log_name(plugin._short(image))}"
+        report = logs / "grade.json"
+        report.unlink(missing_ok=True)
+        env = dict(os.environ, KEOS_LOG_DIR=str(logs))
+        scale = request.config.getoption("keos_timeout_scale")
+        proc = subprocess.run([sys.executable, str(ROOT / "grader" / "grade.py"),
+                               "--image", str(image), "--json", str(report),
+                               "--timeout-scale", str(scale),
+                               "--sources", *map(str, sources), "--objects", *map(str, objects)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        data = json.loads(report.read_text()) if report.exists() else {}
+        return {"status": proc.returncode, "out": proc.stdout + proc.stderr,
+                "rows": {t["name"]: t for t in data.get("tests", [])},
+                "score": data.get("score")}
+    return plugin.once_per_session(request.config, ("grade", str(image)), run)
+
+
 @pytest.mark.kernel
 @by_name(ITEMS)
-def test_reference(keos_solution, item):
+def test_reference(request, keos_solution, item):
+    row = graded(request, SOLUTION_IMAGE)["rows"].get(item.name)
+    if row and row["verdict"] == str(Verdict.PASS) and row["earned"] == item.points:
+        return
     result = keos_solution(item.name, timeout=item.timeout)
     result.expect_pass()            # SKIP (this machine cannot grade it) skips here
     scored = rubric.score(item, result)
     assert scored.earned == item.points, \
         f"the reference earns {scored.earned}/{item.points}: {scored.verdict} " \
         f"{scored.detail}\n{result.explain()}"
+    pytest.fail(f"{item.name} passes alone but not in make grade: {row}", pytrace=False)
 
 
 @pytest.mark.kernel
 @by_name(ITEMS)
-def test_handout(keos, item):
+def test_handout(request, keos, item):
+    row = graded(request, qemu.IMAGE)["rows"].get(item.name)
+    student_copy = not SOLUTION_DIR.is_dir()    # their own code is under test
+    if row and row["verdict"] == str(Verdict.NOT_IMPLEMENTED) and row["detail"]:
+        assert row["earned"] == 0, row
+        if student_copy:
+            pytest.xfail(f"not implemented: {row['detail']}")
+        return
+    if row and student_copy and row["verdict"] == str(Verdict.PASS):
+        return
     result = keos(item.name, timeout=item.timeout)
-    if not SOLUTION_DIR.is_dir():   # a student's copy: their own code is under test
+    if student_copy:
         if result.verdict == Verdict.NOT_IMPLEMENTED:
             pytest.xfail(f"not implemented: {rubric.detail(result)}")
         result.expect_pass()
-        return
-    result.expect(Verdict.NOT_IMPLEMENTED)
-    assert result.not_implemented, f"no function named in the stub's report\n{result.explain()}"
-    assert rubric.score(item, result).earned == 0
-
-
-def run_grade(image, expect, student_dir):
-    """grade.py end to end, as `make grade` runs it (the policy on the student's files and
-    their objects included): its lines and its Score."""
-    import os
-    import subprocess
-    import sys
-    sources = [student_dir / n for n in ("mmio.c", "npt.c", "pager.c")]
-    objects = [image.parent / f"{s.relative_to(ROOT)}.o" for s in sources]
-    # Logs of their own: the two grade.py runs may go on at once (xdist).
-    env = dict(os.environ, KEOS_LOG_DIR=str(qemu.LOG_DIR / f"grade-for-{expect}"))
-    proc = subprocess.run([sys.executable, str(ROOT / "grader" / "grade.py"), "--image", str(image),
-                           "--expect-score", str(expect), "--sources", *map(str, sources),
-                           "--objects", *map(str, objects)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"grade.py on {image} did not score {expect}:\n{out}"
-    assert f"Score: {expect}/100" in out, out
-    return out
+    else:
+        result.expect(Verdict.NOT_IMPLEMENTED)
+        assert result.not_implemented, \
+            f"no function named in the stub's report\n{result.explain()}"
+        assert rubric.score(item, result).earned == 0
+    pytest.fail(f"{item.name} ends as expected alone but not in make grade: {row}",
+                pytrace=False)
 
 
 @pytest.mark.kernel
-def test_make_grade_reference_scores_100():
+def test_make_grade_reference_scores_100(request):
     if not SOLUTION_DIR.is_dir():
         pytest.skip("no solution/ in this copy")
-    out = run_grade(SOLUTION_IMAGE, 100, SOLUTION_DIR / "project3")
+    grade = graded(request, SOLUTION_IMAGE)
+    out = grade["out"]
+    assert grade["status"] == 0 and "Score: 100/100" in out, out
     assert "NOT-IMPLEMENTED" not in out and "TIMEOUT" not in out, out
 
 
 @pytest.mark.kernel
-def test_make_grade_handout_scores_0():
+def test_make_grade_handout_scores_0(request):
     if not SOLUTION_DIR.is_dir():
         pytest.skip("a student's copy: the score is theirs, not 0")
-    out = run_grade(qemu.IMAGE, 0, ROOT / "project3")
+    grade = graded(request, qemu.IMAGE)
+    out = grade["out"]
+    assert grade["status"] == 0 and "Score: 0/100" in out, out
     # Every rubric line says which function is missing; nothing hangs.
     assert out.count("NOT-IMPLEMENTED") == len(ITEMS), out
     assert "TIMEOUT" not in out, out

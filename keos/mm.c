@@ -10,6 +10,7 @@
 #include "multiboot.h"
 #include "printk.h"
 #include "spinlock.h"
+#include "thread.h"
 
 #define MAX_PHYS (4UL << 30)
 #define NPAGES	 (MAX_PHYS / PAGE_SIZE)
@@ -73,6 +74,26 @@ void mm_init(const struct boot_info *bi)
 
 /* ---- allocation ---- */
 
+/* mm_fail_nth_alloc: allocations left before the one that fails (0: off), and whose. */
+static unsigned fail_countdown;
+static struct thread *fail_thread;
+
+void mm_fail_nth_alloc(unsigned n)
+{
+	spin_lock(&mm_lock);
+	fail_countdown = n;
+	fail_thread = n ? thread_current() : NULL;
+	spin_unlock(&mm_lock);
+}
+
+/* Is this the allocation a test asked to fail? Caller holds mm_lock. */
+static bool injected_failure(void)
+{
+	if (__builtin_expect(fail_countdown == 0, 1) || thread_current() != fail_thread)
+		return false;
+	return --fail_countdown == 0;
+}
+
 /* Find n free pages in a row, starting the search at the hint. Caller holds mm_lock. */
 static int64_t find_run(size_t n)
 {
@@ -96,7 +117,7 @@ static int64_t find_run(size_t n)
 void *pages_alloc(size_t n)
 {
 	spin_lock(&mm_lock);
-	int64_t first = n ? find_run(n) : -1;
+	int64_t first = n && !injected_failure() ? find_run(n) : -1;
 	if (first < 0) {
 		spin_unlock(&mm_lock);
 		return NULL;

@@ -27,6 +27,15 @@ void *pages_alloc(size_t npages); /* physically contiguous run */
 void pages_free(void *first, size_t npages);
 size_t pages_free_count(void); /* for leak checks in tests */
 
+/*
+ * For tests: the n-th page allocation the calling thread makes from now on
+ * (page_alloc, pages_alloc, kmalloc's slab pages) returns NULL, as if memory
+ * had run out; the others succeed. n = 0 turns it off: do so before a CHECK
+ * can end the test, since a later thread may reuse this one's memory. Unused,
+ * it costs one test of a zero word per allocation.
+ */
+void mm_fail_nth_alloc(unsigned n);
+
 /* Kernel heap for small objects (up to PAGE_SIZE/2); larger requests take whole pages. */
 void *kmalloc(size_t size);
 void *kzalloc(size_t size);

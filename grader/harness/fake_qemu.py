@@ -169,6 +169,11 @@ def scenario(name, sel, argv):
     if name == "none":
         out("TESTS-DONE passed=0 failed=0")
         return 33
+    if name in ("a", "b", "c"):
+        # The tests of "multi", alone: all pass (b fails only in company).
+        one_test(sel)
+        out("TESTS-DONE passed=1 failed=0")
+        return 33
     if name == "multi":
         one_test("fake.a", ["METRIC fake.a pages=3"], ms=7)
         out("TEST-START fake.b")

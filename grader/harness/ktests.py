@@ -87,3 +87,11 @@ def from_sources(root, dirs=SOURCE_DIRS):
 
 def in_group(names, group):
     return [n for n in names if n.startswith(group + ".")]
+
+
+def selected(names, selection):
+    """The names a kernel selection runs, as keos/test.c matches them: comma-separated
+    names, a trailing '*' matching a prefix."""
+    patterns = [p for p in selection.split(",") if p]
+    return [n for n in names if any(n.startswith(p[:-1]) if p.endswith("*") else n == p
+                                    for p in patterns)]

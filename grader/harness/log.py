@@ -407,6 +407,19 @@ class Result:
             raise KeyError(f"metric {key!r}: {len(found)} tests report it; name the test")
         return found[0]
 
+    def test_lines(self, name):
+        """The serial lines of test `name` alone (from its TEST-START line to the line
+        that ends it), for checks on what one test of a many-test boot printed."""
+        out = []
+        for line in self.log.lines:
+            if not out and line != f"TEST-START {name}":
+                continue
+            out.append(line)
+            ends = (p.fullmatch(line) for p in (_PASS, _FAIL, _SKIP))
+            if any(m and m.group(1) == name for m in ends):
+                break
+        return out
+
     def tail(self, n=25):
         return "\n".join(self.log.lines[-n:])
 

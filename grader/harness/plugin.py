@@ -28,22 +28,27 @@ import fcntl
 import hashlib
 import json
 import os
+import pickle
 import re
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 
-from . import qemu
+from . import ktests, qemu
+from .log import Verdict
 from .qemu import QemuMissing
 
 DEFAULT_TIMEOUT_S = 30.0
+SHARED_TIMEOUT_S = 120.0    # one boot running a whole group (Runner.shared)
 RUN_PROPERTY = "keos_run"
 METRIC_PROPERTY = "keos_metric"
 SOLUTION_DIR = qemu.ROOT / "solution"
 SOLUTION_IMAGE = qemu.BUILD / "solution" / qemu.IMAGE.name
 # The make variables that chose qemu.BUILD's toolchain (the Makefile sets this).
 MAKE_VARS = os.environ.get("KEOS_MAKE_VARS", "").split()
+SHARED_DIR = qemu.LOG_DIR / "shared"     # once_per_session()'s results, while it runs
 
 
 def pytest_addoption(parser):
@@ -61,6 +66,12 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    if hasattr(config, "workerinput"):          # an xdist worker: the controller's run id
+        config.keos_run_id = config.workerinput["testrunuid"]
+    else:
+        config.keos_run_id = config.getoption("testrunuid", None) or uuid.uuid4().hex
+        if hasattr(config.option, "testrunuid"):
+            config.option.testrunuid = config.keos_run_id   # the one xdist gives workers
     config.addinivalue_line(
         "markers", f"timeout_s(seconds): wall-clock limit of each QEMU run in the test "
                    f"(default {DEFAULT_TIMEOUT_S:g})")
@@ -148,6 +159,27 @@ class Build:
         return image.exists() and qemu.DISK.exists()
 
 
+def once_per_session(config, key, compute):
+    """compute() once per pytest session, xdist workers included: the first caller
+    computes (the others wait on a lock) and pickles the value for the rest."""
+    SHARED_DIR.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+    path = SHARED_DIR / f"{config.keos_run_id}-{digest}.pickle"
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        value = compute()
+        path.write_bytes(pickle.dumps(value))
+        return value
+
+
+def forget_session(config):
+    """Remove this session's once_per_session() files."""
+    for path in SHARED_DIR.glob(f"{config.keos_run_id}-*"):
+        path.unlink(missing_ok=True)
+
+
 class Runner:
     """What the `keos` fixture returns: call it to boot the kernel on a test selection."""
 
@@ -191,6 +223,32 @@ class Runner:
         self.request.node.user_properties.append((RUN_PROPERTY, record))
         return result
 
+    def shared(self, test, timeout, smp=qemu.SMP, image=None, qemu_cmd=None):
+        """Like calling the runner, but one QEMU serves every test of the session that
+        asks for the same selection on the same image (in any xdist worker): for groups of
+        tests whose isolation is not what they test. The first caller boots, records the
+        run and keeps its log as build/logs/shared-<selection>.log; the others get the
+        same Result."""
+        __tracebackhide__ = True
+        image = Path(image or self.image)
+        if qemu_cmd is None:
+            self.build.ensure(image)
+        key = ("shared", test, smp, str(image.resolve()), qemu_cmd)
+
+        def boot():
+            name = f"shared-{log_name(test)}-{log_name(_short(image))}"
+            result = qemu.run(test, timeout=timeout * self.scale, smp=smp, image=image,
+                              disk=qemu.DISK, log_path=qemu.LOG_DIR / f"{name}.log",
+                              qemu=qemu_cmd)
+            record = dict(result.timing_record(), nodeid=self.request.node.nodeid,
+                          run=len(self.results) + 1, image=_short(image))
+            self.request.node.user_properties.append((RUN_PROPERTY, record))
+            return result
+        try:
+            return once_per_session(self.request.config, key, boot)
+        except QemuMissing as e:
+            pytest.fail(str(e), pytrace=False)
+
     def record(self, name, value, unit=""):
         """Report a number (a throughput, a latency) in the session summary and in
         timings.json. It is information, not a check."""
@@ -202,6 +260,29 @@ class Runner:
         them; this only matters if a run was torn down in the middle)."""
         for result in self.results:
             qemu.stop_pid(result.pid)
+
+
+def run_alone_if_not_passed(runner, group, selection, smp=qemu.SMP, qemu_cmd=None):
+    """The Result in which the tests of `selection` (a name, a comma list, prefix*) passed:
+    the session's one boot of `group` (Runner.shared), whose timeout is the runner's for
+    each test of it. If one of them did not pass there, `selection` runs alone: its own
+    report if it fails, and if it passes alone the tests of the group disturb each other,
+    which fails the test."""
+    __tracebackhide__ = True
+    shared = runner.shared(group, timeout=SHARED_TIMEOUT_S, smp=smp, qemu_cmd=qemu_cmd)
+    outcomes = {n: shared.tests[n] for n in ktests.selected(shared.tests, selection)}
+    if outcomes and all(o.verdict == Verdict.PASS for o in outcomes.values()):
+        return shared
+    alone = runner(selection, smp=smp, qemu_cmd=qemu_cmd)
+    alone.expect_pass()
+    assert alone.tests, f"the selection {selection} ran nothing"
+    broken = {n: str(o.verdict) for n, o in outcomes.items() if o.verdict != Verdict.PASS}
+    if any(v != str(Verdict.SKIP) for v in broken.values()):
+        ended = ", ".join(f"{n} {v}" for n, v in broken.items())
+        pytest.fail(f"{selection} passes alone but not in one boot with the rest of {group} "
+                    f"({ended}): the tests disturb each other\n{shared.explain()}",
+                    pytrace=False)
+    return alone
 
 
 @pytest.fixture(scope="session")
@@ -248,6 +329,7 @@ class TimingReport:
             self.metrics += [v for k, v in report.user_properties if k == METRIC_PROPERTY]
 
     def pytest_sessionfinish(self, session):
+        forget_session(session.config)
         if not self.runs and not self.metrics:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)

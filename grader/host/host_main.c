@@ -45,12 +45,20 @@ enum child_status {
 extern const struct ktest __ktests_start[], __ktests_end[];
 
 static const char *current_test = "(none)";
-static size_t pages_out; /* pages handed out by page_alloc and not freed */
+static size_t pages_out;	/* pages handed out by page_alloc and not freed */
+static unsigned fail_countdown; /* mm_fail_nth_alloc: allocations left until the failing one */
 
 /* ---- mm.h ---- */
 
+void mm_fail_nth_alloc(unsigned n)
+{
+	fail_countdown = n;
+}
+
 void *page_alloc(void)
 {
+	if (fail_countdown > 0 && --fail_countdown == 0)
+		return NULL;
 	if (pages_out >= HOST_PAGE_POOL)
 		return NULL;
 	void *page = aligned_alloc(PAGE_SIZE, PAGE_SIZE);

@@ -29,6 +29,7 @@ static inline uint64_t V2P(const void *va)
 void *page_alloc(void);
 void page_free(void *page);
 size_t pages_free_count(void);
+void mm_fail_nth_alloc(unsigned n); /* as in keos/mm.h; page_alloc only (kmalloc is malloc) */
 
 void *kmalloc(size_t size);
 void *kzalloc(size_t size);

@@ -598,32 +598,12 @@ KTEST(npt, destroy_frees_all)
 	check_no_leak(free_at_start);
 }
 
-/* Take every free page; they are chained through their first word. */
-static void *grab_all_pages(void)
-{
-	void *hoard = NULL, *page;
-
-	while ((page = page_alloc()) != NULL) {
-		*(void **)page = hoard;
-		hoard = page;
-	}
-	return hoard;
-}
-
-static void *release_one(void *hoard)
-{
-	void *next = *(void **)hoard;
-
-	page_free(hoard);
-	return next;
-}
-
 /*
  * Out of memory: npt_map fails with -NPT_ENOMEM while tables cannot be made,
  * the page stays with the caller, and it succeeds once three pages (PDPT, PD,
- * PT) are free again, whether the failed calls kept their tables or not.
- * Every CHECK waits until the memory is given back: a failing test must not
- * leave the kernel starving.
+ * PT) can be had again, whether the failed calls kept their tables or not.
+ * Try k makes the allocator fail at the (k+1)-th page, as if k pages were
+ * left: the first try gets none.
  */
 KTEST(npt, map_enomem)
 {
@@ -635,10 +615,11 @@ KTEST(npt, map_enomem)
 
 	CHECK_ERR(npt_init(&npt), 0);
 	void *page = must_alloc();
-	void *hoard = grab_all_pages();
 	for (;;) {
 		size_t free_before = pages_free_count();
+		mm_fail_nth_alloc(tries + 1);
 		results[tries] = npt_map(&npt, 0x1234000, page, NPT_PERM_READ);
+		mm_fail_nth_alloc(0);
 		tries++;
 		if (results[tries - 1] == 0 || tries == 4)
 			break;
@@ -646,16 +627,13 @@ KTEST(npt, map_enomem)
 		/* Tables may be kept (fewer free pages) but the caller's page is not freed. */
 		freed_caller_page |= pages_free_count() > free_before;
 		touch(page);
-		hoard = release_one(hoard);
 	}
-	while (hoard != NULL)
-		hoard = release_one(hoard);
 
 	CHECK(!freed_caller_page);
 	CHECK(!mapped_while_failing);
 	for (int i = 0; i < tries - 1; i++)
 		CHECK_ERR(results[i], -NPT_ENOMEM);
-	/* With nothing free the first try must fail; three pages are enough. */
+	/* With no page to be had the first try must fail; three pages are enough. */
 	CHECK(tries > 1);
 	CHECK_ERR(results[tries - 1], 0);
 	check_leaf(0x1234000, npt_walk(&npt, 0x1234000), page, NPT_PERM_READ);
