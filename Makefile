@@ -5,6 +5,7 @@
 #   make iso          the GRUB ISO (build/keos.iso); BOOT=iso boots it everywhere
 #   make run-gdb      boot paused, waiting for gdb;  make gdb  attaches gdb
 #   make gdb-batch TEST=... CMDS=f.gdb   QEMU paused, gdb runs f.gdb, QEMU stopped
+#   make faultmap     run TEST and draw which guest pages the lazy pager loaded
 #   make check        the project's whole test suite (host tests + kernel tests)
 #   make grade        Project 3's score
 #   make format       reformat the C sources (.clang-format)
@@ -268,6 +269,10 @@ gdb-batch: all
 	PYTHONPATH=grader $(KEOS_ENV) $(PYTHON) -m harness.gdb_batch --image $(IMAGE) \
 		--kernel $(B)/kernel.elf --port $(GDBPORT) --test '$(TEST)' $(CMDS)
 
+# Run TEST (default the guest KeOS boot) and show its fault map: terminal and SVG.
+faultmap: all
+	@$(KEOS_ENV) $(PYTHON) grader/faultmap.py --run '$(TEST)' --image $(IMAGE)
+
 # ---- tests ----
 
 PYTEST := $(KEOS_ENV) $(PYTHON) -m pytest -c grader/pytest.ini
@@ -321,7 +326,7 @@ handout:
 clean:
 	rm -rf build
 
-.PHONY: all iso run run-gdb gdb gdb-batch check grade clean tools-ok toolchain-ok \
+.PHONY: all iso run run-gdb gdb gdb-batch faultmap check grade clean tools-ok toolchain-ok \
 	iso-tools-ok handout format
 .DELETE_ON_ERROR:
 # Dependency files named from the object lists, the guests' too (whichever B this is).

@@ -20,6 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from . import faultmap
 from .log import Result, parse_log
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -262,8 +263,10 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
         err_path.unlink(missing_ok=True)
 
     exit_s = ended["at"] - t0
+    text = reader.data.decode(errors="replace")
+    faultmap.write_svgs(text, log_path)      # pager runs: <log>.faultmap.svg
     return Result.from_output(
-        reader.data.decode(errors="replace"), proc.returncode, selection=test,
+        text, proc.returncode, selection=test,
         timed_out=ended["why"] == "deadline" and reader.done_s is None,
         killed_after_done=ended["why"] == "deadline" and reader.done_s is not None,
         wall_s=reader.done_s if reader.done_s is not None else exit_s,
