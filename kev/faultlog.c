@@ -86,8 +86,9 @@ static void print_events(struct faultlog *log)
 void faultlog_print(struct vm *vm)
 {
 	struct faultlog *log = &vm->faultlog;
-	if (!log->image)
+	if (!log->image || log->printed)
 		return;
+	log->printed = true;
 	printk("FAULTMAP begin vm=%d image=%s vcpus=%d events=%u dropped=%u\n", vm->id, vm->name,
 	       vm->nvcpus, log->n, log->dropped);
 	for (int i = 0; i < log->image->nphdrs; i++) {
@@ -98,4 +99,14 @@ void faultlog_print(struct vm *vm)
 	}
 	print_events(log);
 	printk("FAULTMAP end vm=%d\n", vm->id);
+}
+
+void faultlog_print_if_failed(struct vm *vm)
+{
+	for (int i = 0; i < vm->nvcpus; i++) {
+		if (vm->vcpus[i].verdict != VCPU_EXITED || vm->vcpus[i].exit_code != 0) {
+			faultlog_print(vm);
+			return;
+		}
+	}
 }

@@ -3,9 +3,10 @@
  * written into a fixed-size ring in the VM: which guest page, which vCPU,
  * when, and what came of it. Writing an event is a few stores under the
  * npt_lock the pager holds anyway; when the ring is full, later events are
- * counted as dropped. After vm_run the host prints the ring as FAULTMAP
- * lines on the console; the grader draws the maps from them
- * (grader/harness/faultmap.py).
+ * counted as dropped. The host prints the ring as FAULTMAP lines on the
+ * console when it destroys the VM, outside the time tests measure, or at
+ * the end of vm_run if the run failed (a failing test may never get to
+ * destroy its VM). The grader draws the maps (grader/harness/faultmap.py).
  */
 #pragma once
 #include "types.h"
@@ -36,6 +37,7 @@ struct fault_event {
 struct faultlog {
 	uint64_t t0_us;
 	uint32_t n, dropped;
+	bool printed;
 	const struct elf_image *image; /* the guest's segments, printed with the events */
 	uint64_t seen_loaded, seen_zero, seen_raced; /* the pager statistics at the last event */
 	struct fault_event events[FAULTLOG_EVENTS];
@@ -49,5 +51,7 @@ void faultlog_set_image(struct faultlog *log, const struct elf_image *image);
  * the pager's statistics moved. Call it with vm->npt_lock held. Returns r.
  */
 int faultlog_add(struct vm *vm, uint64_t gpa, const struct pager_stats *stats, int r);
-/* Print the ring as FAULTMAP lines (only for a VM with an image). */
+/* Print the ring as FAULTMAP lines, once (only for a VM with an image). */
 void faultlog_print(struct vm *vm);
+/* The same, if a vCPU did not exit with 0: vm_run calls it. */
+void faultlog_print_if_failed(struct vm *vm);

@@ -119,6 +119,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	faultlog_print(vm);
 	for (int i = 0; i < vm->nvcpus; i++)
 		if (vm->vcpus[i].vmcb)
 			page_free(vm->vcpus[i].vmcb);
@@ -341,7 +342,7 @@ void vm_run(struct vm *vm)
 	}
 	for (int i = 0; i < vm->nvcpus; i++)
 		thread_join(vm->vcpus[i].thread);
-	faultlog_print(vm);
+	faultlog_print_if_failed(vm);
 }
 
 uint64_t kev_debug_gva2hva(struct vcpu *vcpu, uint64_t gva)
