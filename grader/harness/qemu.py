@@ -94,6 +94,49 @@ def qemu_args(test, image=IMAGE, disk=DISK, smp=SMP, cpu=None, extra=(), serial=
     ] + (["-fw_cfg", fw_cfg_string(FW_CFG_TEST, test)] if test else []) + list(extra)
 
 
+def record_replay_args(args, mode, rrfile):
+    """Rewrite `qemu_args()`'s arguments for QEMU's deterministic record/replay.
+
+    mode is "record" or "replay"; rrfile the file of recorded events. Whatever the boot
+    (`-cdrom` ISO or `-kernel`), QEMU 7.2 needs (measured: /work/shared/PLATFORM.md):
+    one vCPU on single-threaded TCG, no network, `-icount` in rr mode, and a `blkreplay`
+    filter over every drive. Drives get `snapshot=on` instead of `readonly=on`: writes
+    go to a temporary overlay (the files stay untouched, no scratch copy), and that
+    overlay is where QEMU keeps the VM snapshot that reverse debugging starts from.
+    """
+    if mode not in ("record", "replay"):
+        raise ValueError(f"record/replay mode {mode!r}: record or replay")
+    out, i = [], 0
+    while i < len(args):
+        opt = args[i]
+        val = args[i + 1] if i + 1 < len(args) else None
+        if opt == "-smp":
+            out += ["-smp", "1"]
+        elif opt == "-accel":
+            out += ["-accel", "tcg,thread=single"]
+        elif opt == "-cdrom":
+            out += _blkreplay_drive(f"file={val},format=raw,media=cdrom", "rr-cdrom")
+            out += ["-device", "ide-cd,drive=rr-cdrom"]
+        elif opt == "-drive":
+            out += _blkreplay_drive(val, None)
+        else:
+            out.append(opt)
+            i += 1
+            continue
+        i += 2
+    return out + ["-net", "none", "-icount", f"shift=auto,rr={mode},rrfile={rrfile}"]
+
+
+def _blkreplay_drive(spec, drive_id):
+    """-drive options for a drive behind a blkreplay filter that keeps the drive's id
+    (so the -device that names it is unchanged): the image becomes <id>-image."""
+    keep = [o for o in spec.split(",") if o.split("=")[0] not in
+            ("id", "if", "readonly", "snapshot", "media")]
+    drive_id = drive_id or dict(o.split("=", 1) for o in spec.split(",") if "=" in o)["id"]
+    return ["-drive", ",".join(keep + ["if=none", f"id={drive_id}-image", "snapshot=on"]),
+            "-drive", f"driver=blkreplay,if=none,image={drive_id}-image,id={drive_id}"]
+
+
 # ---------------------------------------------------------------------------------------
 # Process bookkeeping: every QEMU this process starts, so none can be left behind.
 
