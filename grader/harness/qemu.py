@@ -269,18 +269,20 @@ class _Reader:
 
 def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=None,
         image=IMAGE, disk=DISK, exit_grace=EXIT_GRACE_S, kill_grace=KILL_GRACE_S,
-        echo=None):
+        echo=None, rr=None):
     """Boot KeOS with test selection `test` in a fresh QEMU and return its Result.
 
     timeout: wall-clock seconds from spawn to verdict. qemu: the command to run instead of
     qemu-system-x86_64 (a list; the tests use a fake). echo: called with each chunk of
-    serial output (the command-line tool shows it live).
+    serial output (the command-line tool shows it live). rr: ("record" or "replay",
+    file) runs under QEMU's record/replay (record_replay_args).
     """
     if len(test.encode()) > SELECTION_MAX:
         raise ValueError(f"test selection of {len(test.encode())} bytes: the kernel reads at "
                          f"most {SELECTION_MAX} (use group.* patterns or several runs)")
     program = list(qemu) if qemu else [find_qemu()]
-    cmd = program + qemu_args(test, image=image, disk=disk, smp=smp, cpu=cpu, extra=extra)
+    args = qemu_args(test, image=image, disk=disk, smp=smp, cpu=cpu, extra=extra)
+    cmd = program + (record_replay_args(args, *rr) if rr else args)
     log_path = Path(log_path or LOG_DIR / "run.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     err_path = log_path.with_suffix(log_path.suffix + ".stderr")
