@@ -18,8 +18,8 @@ KEOS-READY
 FAULTMAP begin vm=7 image=tiny.elf vcpus=2 events=6 dropped=0
 FAULTMAP seg 0 paddr=100000 filesz=1800 memsz=1800
 FAULTMAP seg 1 paddr=102000 filesz=800 memsz=3000
-FAULTMAP ev 9:h:10:Z 100:0:20:L 101:1:30:L 101:0:31:R 102:1:40:L 104:0:50:L
-FAULTMAP ev 104:1:60:L
+FAULTMAP ev 9Zha 100L0a 101L1a 101R01 102L19 104L0a
+FAULTMAP ev 104L1a
 FAULTMAP end vm=7
 TEST-PASS x ms=1
 """
@@ -62,22 +62,22 @@ def test_terminal_map_one_char_per_page():
 
 
 def test_bss_pages_are_marked_as_zero_pages():
-    fm = one_map(LOG.replace("104:1:60:L", "103:1:60:L"))
+    fm = one_map(LOG.replace("104L1a", "103L1a"))
     assert faultmap.terminal(fm).splitlines()[2].endswith("#zz")
 
 
 @pytest.mark.parametrize("damage, says", [
     (lambda t: t.replace("dropped=0", "dropped=12"), "12 events dropped (ring full)"),
     (lambda t: t.replace("FAULTMAP end vm=7\n", ""), "the log ends before the map does"),
-    (lambda t: t.replace("104:0:50:L", "104:0:50:E"), "1 pager errors"),
+    (lambda t: t.replace("104L0a", "104E0a"), "1 pager errors"),
 ])
 def test_summary_tells_what_is_missing(damage, says):
     assert says in one_map(damage(LOG)).summary()
 
 
 def test_garbage_is_ignored_not_fatal():
-    text = LOG.replace("FAULTMAP ev 104:1:60:L", "FAULTMAP ev 104:zz:60:L junk 105:1:1:Q")
-    text += "FAULTMAP seg 0 paddr=100000\nFAULTMAP ev 1:0:0:L\nFAULTMAP begin vm=x\n"
+    text = LOG.replace("FAULTMAP ev 104L1a", "FAULTMAP ev 104Lzz junk 105Q11 1:0:0:L")
+    text += "FAULTMAP seg 0 paddr=100000\nFAULTMAP ev 1L00\nFAULTMAP begin vm=x\n"
     fm = one_map(text)
     assert len(fm.events) == 6
     assert faultmap.parse("no map here\n") == []

@@ -116,7 +116,8 @@ def _n(count, noun):
 _BEGIN = re.compile(r"FAULTMAP begin vm=(\d+) image=(\S+) vcpus=(\d+) events=(\d+) "
                     r"dropped=(\d+)")
 _SEG = re.compile(r"FAULTMAP seg (\d+) paddr=([0-9a-f]+) filesz=([0-9a-f]+) memsz=([0-9a-f]+)")
-_EVENT = re.compile(r"([0-9a-f]+):(h|\d+):(\d+):([LZRME])")
+# <page hex><outcome><vcpu: one hex digit, or h for the host><µs since the previous event, hex>
+_EVENT = re.compile(r"([0-9a-f]+)([LZRME])([0-9a-f]|h)([0-9a-f]+)")
 
 
 def parse(text):
@@ -140,8 +141,9 @@ def parse(text):
         elif line.startswith("FAULTMAP ev "):
             for word in line.split()[2:]:
                 if m := _EVENT.fullmatch(word):
-                    vcpu = HOST if m[2] == "h" else int(m[2])
-                    current.events.append(Event(int(m[1], 16), vcpu, int(m[3]), m[4]))
+                    vcpu = HOST if m[3] == "h" else int(m[3], 16)
+                    us = (current.events[-1].us if current.events else 0) + int(m[4], 16)
+                    current.events.append(Event(int(m[1], 16), vcpu, us, m[2]))
         elif line.startswith("FAULTMAP end "):
             current.complete = True
             current = None
