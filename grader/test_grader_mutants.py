@@ -252,7 +252,8 @@ def gdb_on_replay(directory, script):
     replaying = threading.Thread(target=replay.replay, kwargs=dict(
         directory=directory, extra=replay.gdb_stub_args(port), timeout=GDB_TIMEOUT_S))
     replaying.start()
-    header = ["set confirm off", "set pagination off", "set tcp auto-retry on",
+    header = ["set confirm off", "set pagination off", "set remotetimeout 60",
+              "set tcp auto-retry on",
               "set tcp connect-timeout 60",
               f"file {replay.kernel_elf(replay.load_session(directory))}",
               f"target remote localhost:{port}"]
@@ -287,7 +288,7 @@ def test_replay_finds_who_wrote_the_entry(mutant_builds, tmp_path):
 
     entry = f"npt.pml4[{index}]"
     out = gdb_on_replay(tmp_path, [
-        f"break ktest_{REPLAY_TEST.replace('.', '_')}", "continue",
+        "break npt_init", "continue", "finish",     # the test's npt exists from here on
         f"watch -l {entry}", "break test_fail", "continue",
         'echo @@WRITER\\n', "bt 2",
         "delete 2", "reverse-stepi",        # QEMU 7.2: no watchpoint while running backwards
