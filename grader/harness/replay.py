@@ -11,6 +11,9 @@ qemu.qemu_args() rewritten by qemu.record_replay_args().
 
 Under record the machine has ONE vCPU on single-threaded TCG: tests that want several
 vCPUs running at once (pager.stress) run, but their concurrency is simulated, not real.
+What replays (measured with QEMU 7.2, handouts/debugging.md): npt.*, mmio.print,
+kev.hypercall_exit quickly; keos.fs_read_pieces 9x slower than recorded; a guest the
+pager boots from the disk (pager.*) does not replay in useful time.
 """
 
 import argparse
