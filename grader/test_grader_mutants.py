@@ -249,6 +249,7 @@ def gdb_on_replay(directory, script):
     """Replay the recording in `directory` paused for gdb, run `script` in gdb -batch
     against it; gdb's output. QEMU ends with gdb's `kill` (or run()'s timeout)."""
     port = free_port()
+    commands = Path(directory) / "session.gdb"
     replaying = threading.Thread(target=replay.replay, kwargs=dict(
         directory=directory, extra=replay.gdb_stub_args(port), timeout=GDB_TIMEOUT_S))
     replaying.start()
@@ -257,11 +258,15 @@ def gdb_on_replay(directory, script):
               "set tcp connect-timeout 60",
               f"file {replay.kernel_elf(replay.load_session(directory))}",
               f"target remote localhost:{port}"]
+    commands.write_text("\n".join(header + script + ["kill"]) + "\n")
     try:
-        done = subprocess.run(["gdb", "-q", "-nx", "-batch"], input="\n".join(
-            header + script + ["kill"]) + "\n", capture_output=True, text=True,
-            timeout=GDB_TIMEOUT_S * float(os.environ.get("KEOS_TIMEOUT_SCALE", "1")))
+        done = subprocess.run(["gdb", "-q", "-nx", "-batch", "-x", str(commands)],
+                              capture_output=True, text=True, timeout=GDB_TIMEOUT_S *
+                              float(os.environ.get("KEOS_TIMEOUT_SCALE", "1")))
     finally:
+        replaying.join(10)               # gdb's `kill` ends QEMU at once
+        for pid in qemu.live_pids():     # gdb gave up: do not wait for QEMU's timeout
+            qemu.stop_pid(pid)
         replaying.join()
     return done.stdout + done.stderr
 
