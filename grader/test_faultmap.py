@@ -70,7 +70,7 @@ def test_bss_pages_are_marked_as_zero_pages():
     (lambda t: t.replace("dropped=0", "dropped=12"), "12 events dropped (ring full)"),
     (lambda t: t.replace("FAULTMAP end vm=7\n", ""), "the log ends before the map does"),
     (lambda t: t.replace("104L0a", "104E0a"), "1 pager errors"),
-])
+], ids=["ring-full", "cut-off", "error"])
 def test_summary_tells_what_is_missing(damage, says):
     assert says in one_map(damage(LOG)).summary()
 
