@@ -25,7 +25,8 @@ def drives(args):
 
 @pytest.mark.parametrize("mode", ["record", "replay"])
 def test_record_replay_args_iso_boot(mode):
-    args = qemu.record_replay_args(qemu.qemu_args("npt.simple", smp=4), mode, "/x/r.bin")
+    args = qemu.record_replay_args(qemu.qemu_args("npt.simple", image="k.iso", smp=4), mode,
+                                   "/x/r.bin")
     opts = pairs(args)
     assert ("-smp", "1") in opts and ("-accel", "tcg,thread=single") in opts
     assert ("-net", "none") in opts
@@ -46,14 +47,12 @@ def test_record_replay_args_iso_boot(mode):
 
 
 def test_record_replay_args_kernel_boot():
-    """A direct -kernel boot (no CD) keeps its kernel options as they are."""
-    args = ["-kernel", "build/kernel.elf", "-append", "test=x", "-smp", "2",
-            "-accel", "tcg,thread=multi",
-            "-drive", "file=build/disk.img,if=none,id=disk0,format=raw,readonly=on",
-            "-device", "virtio-blk-pci,drive=disk0,disable-modern=on"]
+    """The direct boot (-kernel, no CD) keeps its kernel options as they are."""
+    args = qemu.qemu_args("npt.simple", image="build/kernel.elf", smp=2)
     out = qemu.record_replay_args(args, "record", "r.bin")
-    assert out[:4] == args[:4]
+    assert out[out.index("-kernel") + 1] == "build/kernel.elf"
     assert [d.get("driver", "file") for d in drives(out)] == ["file", "blkreplay"]
+    assert ("-smp", "1") in pairs(out)
 
 
 def test_record_replay_args_bad_mode():
@@ -72,8 +71,8 @@ def test_replay_without_recording_says_so(tmp_path, capsys):
 @pytest.mark.kernel
 def test_record_and_replay_print_the_same(keos_build, tmp_path):
     """mmio.print runs a guest (VMRUN, MMIO exits): its replay prints the same bytes."""
-    keos_build.ensure(qemu.ISO)
-    recorded = replay.record("mmio.print", iso=qemu.ISO, directory=tmp_path)
+    keos_build.ensure(qemu.IMAGE)
+    recorded = replay.record("mmio.print", image=qemu.IMAGE, directory=tmp_path)
     assert recorded.verdict in (Verdict.PASS, Verdict.NOT_IMPLEMENTED), recorded.explain()
     replayed = replay.replay(directory=tmp_path)
     assert replayed.verdict == recorded.verdict, replayed.explain()
