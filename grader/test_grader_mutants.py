@@ -235,7 +235,8 @@ def test_mutant_breaks_nothing_else(mutant_builds, keos, mutant):
 
 # npt_no_us_upper's npt.upper_levels failure names a level-3 (PML4) entry without U/S.
 REPLAY_MUTANT, REPLAY_TEST = "npt_no_us_upper", "npt.upper_levels"
-REPLAY_FAILURE = re.compile(r"gpa (0x[0-9a-f]+): level 3 entry has flags (0x[0-9a-f]+)")
+REPLAY_FAILURE = re.compile(
+    r"gpa (0x[0-9a-f]+): level 3 (?:slot \d+ )?entry has flags (0x[0-9a-f]+)")
 GDB_TIMEOUT_S = 300
 
 
