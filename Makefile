@@ -5,6 +5,8 @@
 #   make iso          the GRUB ISO (build/keos.iso); BOOT=iso boots it everywhere
 #   make run-gdb      boot paused, waiting for gdb;  make gdb  attaches gdb
 #   make gdb-batch TEST=... CMDS=f.gdb   QEMU paused, gdb runs f.gdb, QEMU stopped
+#   make faultmap     run TEST and draw which guest pages the lazy pager loaded
+#   make record       record TEST for replay;  make replay-gdb  replay it for gdb (backwards)
 #   make check        the project's whole test suite (host tests + kernel tests)
 #   make grade        Project 3's score
 #   make bench        time the grade (N=5 runs of each test; SOLUTION=1 for the reference)
@@ -271,6 +273,18 @@ gdb-batch: all
 	PYTHONPATH=grader $(KEOS_ENV) $(PYTHON) -m harness.gdb_batch --image $(IMAGE) \
 		--kernel $(B)/kernel.elf --port $(GDBPORT) --test '$(TEST)' $(CMDS)
 
+# Record TEST under QEMU's record/replay (one vCPU) into build/replay/; replay it
+# paused for gdb (then `make gdb`): gdb can run backwards. handouts/debugging.md.
+record: all
+	@$(KEOS_ENV) $(PYTHON) grader/replay.py record '$(TEST)' --image $(IMAGE)
+
+replay-gdb:
+	@$(KEOS_ENV) $(PYTHON) grader/replay.py gdb --port $(GDBPORT)
+
+# Run TEST (default the guest KeOS boot) and show its fault map: terminal and SVG.
+faultmap: all
+	@$(KEOS_ENV) $(PYTHON) grader/faultmap.py --run '$(TEST)' --image $(IMAGE)
+
 # ---- tests ----
 
 PYTEST := $(KEOS_ENV) $(PYTHON) -m pytest -c grader/pytest.ini
@@ -340,8 +354,8 @@ clean:
 print-%:
 	@echo '$($*)'
 
-.PHONY: all iso run run-gdb gdb gdb-batch check grade bench clean tools-ok toolchain-ok \
-	iso-tools-ok handout format
+.PHONY: all iso run run-gdb gdb gdb-batch faultmap record replay-gdb check grade bench clean \
+	tools-ok toolchain-ok iso-tools-ok handout format
 .DELETE_ON_ERROR:
 # Dependency files named from the object lists, the guests' too (whichever B this is).
 -include $(KERNEL_OBJS:.o=.d) $(GUEST_OBJS:.o=.d)

@@ -74,6 +74,7 @@ int guest_create(struct guest *g, const char *name, int nvcpus, char *err, size_
 	g->vm->symbolize = guest_symbolize;
 	g->vm->describe_page = guest_describe_page;
 	g->vm->report_arg = g;
+	faultlog_set_image(&g->vm->faultlog, &g->pager.elf);
 	if (vm_add_mmio(g->vm, MMIO_PRINTER_BASE, MMIO_PRINTER_SIZE, mmio_printer_access,
 			&g->printer) != 0)
 		FAIL("cannot add the MMIO printer");

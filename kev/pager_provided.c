@@ -119,5 +119,5 @@ int pager_fault(struct vm *vm, uint64_t gpa, void *arg)
 	/* Counted here, before the student's handler, which must cope with it too. */
 	if (npt_walk(&vm->npt, gpa))
 		p->stats.already_mapped++;
-	return pager_handle_fault(p, vm, gpa);
+	return faultlog_add(vm, gpa, &p->stats, pager_handle_fault(p, vm, gpa));
 }

@@ -96,6 +96,7 @@ struct vm *vm_create(const char *name, int nvcpus, uint64_t mem_size)
 	vm->nvcpus = nvcpus;
 	vm->mem_size = mem_size;
 	spin_init(&vm->npt_lock, "npt");
+	faultlog_init(&vm->faultlog);
 	if (npt_init(&vm->npt) != 0)
 		goto fail;
 	for (int i = 0; i < nvcpus; i++) {
@@ -118,6 +119,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
+	faultlog_print(vm);
 	for (int i = 0; i < vm->nvcpus; i++)
 		if (vm->vcpus[i].vmcb)
 			page_free(vm->vcpus[i].vmcb);
@@ -340,6 +342,7 @@ void vm_run(struct vm *vm)
 	}
 	for (int i = 0; i < vm->nvcpus; i++)
 		thread_join(vm->vcpus[i].thread);
+	faultlog_print_if_failed(vm);
 }
 
 uint64_t kev_debug_gva2hva(struct vcpu *vcpu, uint64_t gva)

@@ -8,6 +8,7 @@
  * VM's pager (Project 3's lazy pager plugs in there), then to MMIO regions.
  */
 #pragma once
+#include "faultlog.h"
 #include "npt.h"
 #include "spinlock.h"
 #include "svm.h"
@@ -107,7 +108,8 @@ struct vm {
 	void (*describe_page)(void *arg, uint64_t gpa); /* prints who filled the page */
 	void *report_arg;
 	bool error_taken;
-	char error[160]; /* the first error, for the verdict */
+	char error[160];	  /* the first error, for the verdict */
+	struct faultlog faultlog; /* every pager call, for the fault map */
 	struct vcpu vcpus[VM_MAX_VCPUS];
 };
 

@@ -15,7 +15,7 @@ import os
 import shlex
 import sys
 
-from . import qemu
+from . import faultmap, qemu
 from .log import Verdict
 
 
@@ -73,6 +73,9 @@ def main(argv=None):
         print("\ninterrupted: QEMU stopped, no verdict", file=sys.stderr)
         return 130
     print()
+    maps = faultmap.parse(result.log_text)   # what the lazy pager did, for pager runs
+    if maps:
+        print("\n\n".join(faultmap.terminal(fm) for fm in maps) + "\n")
     name = result.selection or "(default tests)"
     if result.verdict == Verdict.PASS:
         print(f"{name}: PASS in {result.wall_s:.2f} s (log: {result.log_path})")

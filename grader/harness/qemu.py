@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import verdict
+from . import faultmap, verdict
 from .log import Result, parse_log
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,6 +128,54 @@ def qemu_args(test, image=IMAGE, disk=DISK, smp=SMP, cpu=None, extra=(), serial=
     ] + (["-fw_cfg", fw_cfg_string(FW_CFG_TEST, test)] if test else []) + \
         (["-fw_cfg", fw_cfg_string(verdict.FW_CFG_SECRET, secret)] if secret else []) + \
         list(extra)
+
+
+def record_replay_args(args, mode, rrfile):
+    """Rewrite `qemu_args()`'s arguments for QEMU's deterministic record/replay.
+
+    mode is "record" or "replay"; rrfile the file of recorded events. Whatever the boot
+    (`-cdrom` ISO or `-kernel`), QEMU 7.2 needs (measured: /work/shared/PLATFORM.md):
+    one vCPU on single-threaded TCG, no network, `-icount` in rr mode, and a `blkreplay`
+    filter over every drive. Drives get `snapshot=on` instead of `readonly=on`: writes
+    go to a temporary overlay (the files stay untouched, no scratch copy), and that
+    overlay is where QEMU keeps the VM snapshot that reverse debugging starts from.
+    """
+    if mode not in ("record", "replay"):
+        raise ValueError(f"record/replay mode {mode!r}: record or replay")
+    out, i = [], 0
+    while i < len(args):
+        opt = args[i]
+        val = args[i + 1] if i + 1 < len(args) else None
+        if opt == "-smp":
+            out += ["-smp", "1"]
+        elif opt == "-accel":
+            out += ["-accel", "tcg,thread=single"]
+        elif opt == "-cdrom":
+            out += _blkreplay_drive(f"file={val},format=raw,media=cdrom", "rr-cdrom")
+            out += ["-device", "ide-cd,drive=rr-cdrom"]
+        elif opt == "-drive":
+            out += _blkreplay_drive(val, None)
+        elif opt == "-object" and val.startswith("iothread,"):
+            pass                    # the disk's I/O thread: replayed I/O stays on the vCPU's
+        elif opt == "-device" and ",iothread=" in val:
+            out += ["-device", ",".join(o for o in val.split(",")
+                                        if not o.startswith("iothread="))]
+        else:
+            out.append(opt)
+            i += 1
+            continue
+        i += 2
+    return out + ["-net", "none", "-icount", f"shift=auto,rr={mode},rrfile={rrfile}"]
+
+
+def _blkreplay_drive(spec, drive_id):
+    """-drive options for a drive behind a blkreplay filter that keeps the drive's id
+    (so the -device that names it is unchanged): the image becomes <id>-image."""
+    keep = [o for o in spec.split(",") if o.split("=")[0] not in
+            ("id", "if", "readonly", "snapshot", "media")]
+    drive_id = drive_id or dict(o.split("=", 1) for o in spec.split(",") if "=" in o)["id"]
+    return ["-drive", ",".join(keep + ["if=none", f"id={drive_id}-image", "snapshot=on"]),
+            "-drive", f"driver=blkreplay,if=none,image={drive_id}-image,id={drive_id}"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -264,12 +312,13 @@ class _Reader:
 
 def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=None,
         image=IMAGE, disk=DISK, exit_grace=EXIT_GRACE_S, kill_grace=KILL_GRACE_S,
-        echo=None):
+        echo=None, rr=None):
     """Boot KeOS with test selection `test` in a fresh QEMU and return its Result.
 
     timeout: wall-clock seconds from spawn to verdict. qemu: the command to run instead of
     qemu-system-x86_64 (a list; the tests use a fake). echo: called with each chunk of
-    serial output (the command-line tool shows it live).
+    serial output (the command-line tool shows it live). rr: ("record" or "replay",
+    file) runs under QEMU's record/replay (record_replay_args).
     """
     if len(test.encode()) > SELECTION_MAX:
         raise ValueError(f"test selection of {len(test.encode())} bytes: the kernel reads at "
@@ -277,8 +326,9 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
     program = list(qemu) if qemu else [find_qemu()]
     secret = verdict.new_secret()
     channel_r, channel_w = os.pipe()        # the verdict channel, read as it arrives
-    cmd = program + qemu_args(test, image=image, disk=disk, smp=smp, cpu=cpu, extra=extra,
-                              channel=f"/dev/fd/{channel_w}", secret=secret)
+    args = qemu_args(test, image=image, disk=disk, smp=smp, cpu=cpu, extra=extra,
+                     channel=f"/dev/fd/{channel_w}", secret=secret)
+    cmd = program + (record_replay_args(args, *rr) if rr else args)
     log_path = Path(log_path or LOG_DIR / "run.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     err_path = log_path.with_suffix(log_path.suffix + ".stderr")
@@ -313,8 +363,10 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
 
     exit_s = ended["at"] - t0
     done_s = channel.done_s
+    text = reader.data.decode(errors="replace")
+    faultmap.write_svgs(text, log_path)      # pager runs: <log>.faultmap.svg
     return Result.from_output(
-        reader.data.decode(errors="replace"), proc.returncode, selection=test,
+        text, proc.returncode, selection=test,
         channel=channel.data.decode(errors="replace"), secret=secret,
         timed_out=ended["why"] == "deadline" and done_s is None,
         killed_after_done=ended["why"] == "deadline" and done_s is not None,
