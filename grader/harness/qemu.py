@@ -310,6 +310,18 @@ class _Reader:
                 self.done_s = now - self.t0
 
 
+def rr_secret(mode, rrfile):
+    """The verdict channel's secret for a recorded run. A replay must see the same fw_cfg
+    bytes as its recording (else it diverges at once), so the secret is kept beside the
+    event file. A recording is a local debugging aid, never a grade."""
+    path = Path(f"{rrfile}.secret")
+    if mode == "record":
+        path.write_text(verdict.new_secret())
+    elif not path.exists():
+        raise ValueError(f"no {path}: record the run again (make record)")
+    return path.read_text().strip()
+
+
 def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=None,
         image=IMAGE, disk=DISK, exit_grace=EXIT_GRACE_S, kill_grace=KILL_GRACE_S,
         echo=None, rr=None):
@@ -324,7 +336,7 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
         raise ValueError(f"test selection of {len(test.encode())} bytes: the kernel reads at "
                          f"most {SELECTION_MAX} (use group.* patterns or several runs)")
     program = list(qemu) if qemu else [find_qemu()]
-    secret = verdict.new_secret()
+    secret = rr_secret(*rr) if rr else verdict.new_secret()
     channel_r, channel_w = os.pipe()        # the verdict channel, read as it arrives
     args = qemu_args(test, image=image, disk=disk, smp=smp, cpu=cpu, extra=extra,
                      channel=f"/dev/fd/{channel_w}", secret=secret)
