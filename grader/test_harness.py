@@ -526,7 +526,8 @@ def test_selftest_pass(keos):
 
 @pytest.mark.kernel
 def test_selftest_loop_forever_times_out(keos):
-    result = keos("selftest.loop_forever", timeout=3)
+    """The host's timeout, the backstop: no kernel watchdog here (test_watchdog.py)."""
+    result = keos("selftest.loop_forever", timeout=3, watchdog=0)
     result.expect(Verdict.TIMEOUT)
     assert "TEST-START selftest.loop_forever" in result.log.lines
     assert_gone(result)

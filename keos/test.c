@@ -4,6 +4,7 @@
 #include "test.h"
 #include "mm.h"
 #include "thread.h"
+#include "watchdog.h"
 #include "x86.h"
 
 extern const struct ktest ktests_start[], ktests_end[];
@@ -78,11 +79,13 @@ void run_tests(const char *selection)
 		running = t;
 		running_failed = running_skipped = false;
 		printk("TEST-START %s\n", t->name);
+		watchdog_arm(t->name);
 		uint64_t start = uptime_us();
 		struct thread *th = thread_create(t->name, test_thread, (void *)t, 0);
 		if (!th)
 			panic("run_tests: cannot create a thread for %s", t->name);
 		thread_join(th);
+		watchdog_disarm();
 		uint64_t ms = (uptime_us() - start) / 1000;
 		if (running_failed) {
 			failed++;
