@@ -85,6 +85,8 @@ def run_one(item, args):
     """One QEMU for one test. Called from worker threads: qemu.run blocks on its own
     process only, and always stops it before returning."""
     result = qemu.run(item.name, timeout=item.timeout * args.timeout_scale,
+                      watchdog=item.budget * args.timeout_scale,
+                      stall=qemu.STALL_S * args.timeout_scale,
                       log_path=LOG_DIR / f"{item.name}.log",
                       qemu=shlex.split(args.qemu) if args.qemu else None,
                       image=Path(args.image).resolve(), disk=Path(args.disk).resolve())

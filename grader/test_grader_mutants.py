@@ -1,13 +1,18 @@
 """Does the grader catch known bugs? Each mutant plants one in a copy of the reference
 solution, the copy is built into a kernel, and the rubric tests the mutant's
 "# expect:" lines name are run on it, one QEMU each: each must end FAIL or PANIC (a
-hang, a skip or a pass means the bug went unnoticed) and earn 0 points. The rest of the
+hang, a skip or a pass means the bug went unnoticed) and earn 0 points. A mutant may
+instead name its verdict ("# verdict: TIMEOUT": a hang the kernel's watchdog must stop
+within the test's budget) and a regular expression the grade table's detail must match
+("# detail: ^stuck in npt_walk"): the report must say what went wrong, and where. The rest of the
 rubric, minus the "# may-fail:" tests (knock-on effects), must still pass in one boot:
 the bug is the one planted, and the "# expect:" list is not missing a test.
 
 Mutants (sed scripts; their first lines say what they break):
   grader/mutants/pager_*.sed  -> solution/project3/pager.c
   grader/mutants/mmio_*.sed   -> solution/project3/mmio.c
+  grader/mutants/hang_*.sed   -> the file of their "# target:" line (hangs in the NPT
+                                 cannot be npt_*: test_npt_host.py runs those on the host)
   two of the host-level NPT mutants (grader/mutants/npt_*.sed, test_npt_host.py), whose
   in-kernel effects are listed in NPT_MUTANTS below (their files are not ours).
 
@@ -78,22 +83,32 @@ class Mutant:
     may_fail: list      # knock-on failures; every other rubric test must still pass
     messages: list      # (test, text): the test's failure must say text (issue 15)
     solution: bool = True   # built with SOLUTION=1 (else the student's tree, test_forgery)
+    verdict: Verdict = None     # the verdict each expect test must get, if one is named
+    detail: str = None          # a regex the grade detail of each expect test must match
 
 
 def load_mutants():
     scripts = sorted(MUTANT_DIR.glob("pager_*.sed")) + sorted(MUTANT_DIR.glob("mmio_*.sed"))
     scripts += [MUTANT_DIR / f"{n}.sed" for n in NPT_MUTANTS]
+    scripts += sorted(MUTANT_DIR.glob("hang_*.sed"))
     out = []
     for script in scripts:
         text = script.read_text()
 
         def names(key):
             return [n for line in re.findall(rf"^# {key}:(.*)$", text, re.M)
-                    for n in line.split()]
+                    for n in line.split("(")[0].split()]
+
+        def one(key):
+            found = re.search(rf"^# {key}: (.*)$", text, re.M)
+            return found.group(1).strip() if found else None
         more, may = NPT_MUTANTS.get(script.stem, ([], []))
         messages = [tuple(m.split(": ", 1)) for m in re.findall(r"^# message: (.*)$", text, re.M)]
-        out.append(Mutant(script.stem, script, TARGETS[script.stem.split("_")[0]],
-                          names("expect") + more, names("may-fail") + may, messages))
+        verdict = one("verdict")
+        out.append(Mutant(script.stem, script,
+                          one("target") or TARGETS.get(script.stem.split("_")[0]),
+                          names("expect") + more, names("may-fail") + may, messages,
+                          Verdict(verdict) if verdict else None, one("detail")))
     return out
 
 
@@ -203,6 +218,11 @@ def test_every_mutant_names_rubric_tests():
         assert not set(m.expect) & set(m.may_fail), f"{m.script.name}: expect or may-fail?"
         assert all(t in m.expect for t, _ in m.messages), \
             f"{m.script.name}: a '# message:' line for a test it does not expect to fail"
+        assert m.target, f"{m.script.name}: no '# target:' line and no known prefix"
+        assert m.verdict in (None,) + CAUGHT + (Verdict.TIMEOUT,), \
+            f"{m.script.name}: a mutant is caught by FAIL, PANIC or the watchdog's TIMEOUT"
+        if m.detail:
+            re.compile(m.detail)
 
 
 def test_mutant_build_time(mutant_builds, keos):
@@ -220,9 +240,13 @@ def test_mutant_is_caught(mutant_builds, keos, mutant):
     missed, unclear = [], []
     for name in mutant.expect:
         item = ITEMS[name]
-        result = keos(name, image=image, timeout=item.timeout)
+        result = keos(name, image=image, timeout=item.timeout, watchdog=item.budget)
         scored = rubric.score(item, result)
-        if result.verdict not in CAUGHT or scored.earned:
+        caught = result.verdict == mutant.verdict if mutant.verdict else \
+            result.verdict in CAUGHT
+        if mutant.detail and not re.search(mutant.detail, scored.detail):
+            caught = False
+        if not caught or scored.earned:
             missed.append(f"{name}: {result.verdict} {scored.detail}\n{result.explain(10)}")
         unclear += [f"{name}: {result.failure!r} lacks {text!r}"
                     for test, text in mutant.messages

@@ -16,6 +16,9 @@ struct tss {
 	uint16_t iomap_base;
 } __packed;
 
+struct spinlock;
+struct vcpu;
+
 struct cpu {
 	struct cpu *self; /* must stay first: see mycpu() */
 	int id;		  /* 0 .. ncpu-1, in boot order */
@@ -28,6 +31,9 @@ struct cpu {
 	struct tss tss;
 	void *svm_host_save; /* kev: this CPU's SVM host-save area */
 	void *svm_host_vmcb; /* kev: host state saved by VMSAVE around VMRUN */
+	struct vcpu *vcpu;   /* kev: the vCPU this CPU is running, or NULL (watchdog reports) */
+	struct spinlock *waiting_for; /* the lock this CPU spins on, or NULL */
+	volatile uint64_t tick_us;    /* uptime at its last timer tick (watchdog.c) */
 };
 
 extern struct cpu cpus[MAX_CPUS];

@@ -10,6 +10,7 @@
 #include "mm.h"
 #include "printk.h"
 #include "trap.h"
+#include "watchdog.h"
 #include "x86.h"
 
 #define LAPIC_PA       0xFEE00000UL
@@ -54,9 +55,9 @@ void lapic_eoi(void)
 
 static void timer_interrupt(struct trapframe *tf)
 {
-	(void)tf;
 	if (mycpu()->id == 0)
 		tick_count++;
+	watchdog_tick(tf); /* on every CPU: CPU 0 may be the one that is stuck */
 }
 
 uint64_t ticks(void)
@@ -155,4 +156,10 @@ void lapic_send_init_sipi(uint8_t vector_page)
 		icr_send(0, all_but_self | 0x4600 | vector_page);
 		delay_us(200);
 	}
+}
+
+void lapic_send_nmi_others(void)
+{
+	const uint32_t all_but_self = 3 << 18;
+	icr_send(0, all_but_self | 0x4400); /* NMI, level assert */
 }

@@ -7,3 +7,4 @@ void lapic_calibrate(void); /* once, on the boot CPU, against the PIT */
 void lapic_eoi(void);
 uint32_t lapic_id(void);
 void lapic_send_init_sipi(uint8_t vector_page); /* to all other CPUs */
+void lapic_send_nmi_others(void);		/* the watchdog: stop every other CPU */

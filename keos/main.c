@@ -12,6 +12,7 @@
 #include "test.h"
 #include "thread.h"
 #include "vm.h"
+#include "watchdog.h"
 #include "x86.h"
 
 void smp_boot(void);
@@ -48,6 +49,7 @@ void kmain(uint32_t magic, uint32_t info_pa)
 	else if (len >= (int)sizeof(selection))
 		panic("the test selection is %d bytes; at most %zu fit", len,
 		      sizeof(selection) - 1);
+	watchdog_init();
 	printk("KEOS-READY cpus=%d free_pages=%lu test=%s\n", ncpu, pages_free_count(),
 	       selection[0] ? selection : "(default)");
 	run_tests(selection);

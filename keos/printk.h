@@ -36,5 +36,6 @@ enum qemu_exit {
 	QEMU_EXIT_PANIC = 0x12,	      /* status 37 */
 	QEMU_EXIT_NOT_IMPL = 0x13,    /* status 39 */
 	QEMU_EXIT_UNSUPPORTED = 0x14, /* status 41: this CPU cannot run guests (no SVM/NPT) */
+	QEMU_EXIT_TIMEOUT = 0x15,     /* status 43: a test ran past its budget (watchdog.c) */
 };
 __noreturn void qemu_exit(enum qemu_exit code);

@@ -2,6 +2,7 @@
 #include "spinlock.h"
 #include "cpu.h"
 #include "printk.h"
+#include "watchdog.h"
 #include "x86.h"
 
 void spin_init(struct spinlock *l, const char *name)
@@ -36,15 +37,49 @@ bool spin_holding(struct spinlock *l)
 	return l->locked && l->cpu == mycpu()->id;
 }
 
+/* Taking a lock this CPU holds can only spin forever: say where both acquisitions are. */
+static __noreturn void spin_recursion_panic(struct spinlock *l, uint64_t again)
+{
+	uint64_t off1 = 0, off2 = 0;
+	const char *first = symbol_lookup(l->taken_at, &off1);
+	const char *second = symbol_lookup(again, &off2);
+	panic("spin_lock: %s acquired twice by cpu%d: first at 0x%lx <%s+0x%lx>, again at 0x%lx "
+	      "<%s+0x%lx>",
+	      l->name, mycpu()->id, l->taken_at, first ? first : "??", off1, again,
+	      second ? second : "??", off2);
+}
+
+/*
+ * The contended path: spin, and every 1024 rounds let the watchdog look at the
+ * clock. A CPU waiting here has interrupts off, so without that a deadlock on
+ * every CPU would never reach the watchdog's timer tick.
+ */
+static void spin_wait(struct spinlock *l)
+{
+	struct cpu *c = mycpu();
+	struct spinlock *outer = c->waiting_for; /* printk's lock, from a LOCK-WAIT report */
+	c->waiting_for = l;
+	uint64_t since = uptime_us();
+	bool reported = false;
+	for (unsigned n = 1; l->locked || __atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE);
+	     n++) {
+		pause();
+		if (n % 1024 == 0)
+			reported |= watchdog_lock_wait(l, since, reported);
+	}
+	c->waiting_for = outer;
+}
+
 void spin_lock(struct spinlock *l)
 {
+	uint64_t caller = (uint64_t)__builtin_return_address(0);
 	push_off();
 	if (spin_holding(l))
-		panic("spin_lock: %s already held by this CPU", l->name);
-	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
-		while (l->locked)
-			pause();
+		spin_recursion_panic(l, caller);
+	if (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
+		spin_wait(l);
 	l->cpu = mycpu()->id;
+	l->taken_at = caller;
 }
 
 void spin_unlock(struct spinlock *l)

@@ -10,6 +10,7 @@ struct spinlock {
 	volatile uint32_t locked;
 	int cpu; /* holder, for debugging and spin_holding() */
 	const char *name;
+	uint64_t taken_at; /* the holder's call site, for deadlock and recursion reports */
 };
 
 #define SPINLOCK_INIT(n)                                                                           \

@@ -14,6 +14,7 @@
 #include "siphash.h"
 #include "spinlock.h"
 #include "thread.h"
+#include "watchdog.h"
 #include "x86.h"
 
 extern const struct ktest ktests_start[], ktests_end[];
@@ -169,11 +170,13 @@ void run_tests(const char *selection)
 		running_failed = running_skipped = false;
 		printk("[test] %s: start\n", t->name);
 		verdict("TEST-START %s", t->name);
+		watchdog_arm(t->name);
 		uint64_t start = uptime_us();
 		struct thread *th = thread_create(t->name, test_thread, (void *)t, 0);
 		if (!th)
 			panic("run_tests: cannot create a thread for %s", t->name);
 		thread_join(th);
+		watchdog_disarm();
 		uint64_t ms = (uptime_us() - start) / 1000;
 		if (running_failed) {
 			failed++;

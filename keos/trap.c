@@ -10,6 +10,7 @@
 #include "lapic.h"
 #include "mm.h"
 #include "printk.h"
+#include "watchdog.h"
 #include "x86.h"
 
 struct idt_entry {
@@ -138,6 +139,8 @@ void panic_trap(const struct trapframe *tf, const char *what); /* panic.c */
 
 void trap(struct trapframe *tf)
 {
+	if (tf->vector == T_NMI)
+		watchdog_nmi(tf); /* does not return if the watchdog sent it */
 	if (tf->vector < 32) {
 		const char *name = exception_names[tf->vector];
 		panic_trap(tf, name ? name : "exception");

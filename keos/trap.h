@@ -11,6 +11,7 @@ struct trapframe {
 	uint64_t rip, cs, rflags, rsp, ss;
 };
 
+#define T_NMI	       2
 #define T_DOUBLE_FAULT 8
 #define T_PAGE_FAULT   14
 #define T_TIMER	       32 /* local APIC timer */

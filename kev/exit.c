@@ -314,6 +314,25 @@ static bool emulate_mmio(struct vcpu *vcpu, struct mmio_region *m, uint64_t gpa)
 	return true;
 }
 
+#define NPF_LIVELOCK 10000 /* #NPF exits in a row on one page that the pager "handled" */
+
+/* True (and the vCPU failed) if the pager keeps saying it mapped a page it never maps. */
+static bool npf_livelock(struct vcpu *vcpu, uint64_t page)
+{
+	if (page != vcpu->npf_last_gpa || vcpu->npf_repeats == 0) {
+		vcpu->npf_last_gpa = page;
+		vcpu->npf_repeats = 1;
+		return false;
+	}
+	if (++vcpu->npf_repeats < NPF_LIVELOCK)
+		return false;
+	vcpu_fail(vcpu,
+		  "guest-physical 0x%lx faulted %u times in a row; %s returned 1 but never "
+		  "mapped it",
+		  page, vcpu->npf_repeats, vm_pager_name(vcpu->vm));
+	return true;
+}
+
 static bool handle_npf(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
@@ -333,7 +352,7 @@ static bool handle_npf(struct vcpu *vcpu)
 		int r = vm->pager(vm, ALIGN_DOWN(gpa, PAGE_SIZE), vm->pager_arg);
 		spin_unlock(&vm->npt_lock);
 		if (r == 1)
-			return true;
+			return !npf_livelock(vcpu, ALIGN_DOWN(gpa, PAGE_SIZE));
 		if (r < 0) {
 			vcpu_fail(vcpu, "the pager failed on guest-physical 0x%lx (error %d)", gpa,
 				  r);

@@ -87,7 +87,8 @@ int guest_create(struct guest *g, const char *name, int nvcpus, char *err, size_
 			FAIL("pager_load_phdr(segment %d) failed: %d", i, e);
 	}
 	if (write_boot_info(g->vm) != 0)
-		FAIL("cannot write the boot information at 0x%lx", GUEST_MBI_GPA);
+		FAIL("cannot write the boot information at 0x%lx%s%s", GUEST_MBI_GPA,
+		     g->vm->error[0] ? ": " : "", g->vm->error);
 	for (int i = 0; i < nvcpus; i++) {
 		struct vcpu *v = &g->vm->vcpus[i];
 		vcpu_init_protected32(v, g->entry_pa);

@@ -29,7 +29,10 @@ static void vcpu_enter(struct vcpu *vcpu)
 	vcpu->flush_tlb = false;
 
 	push_off(); /* no thread switch between VMRUN and reading the exit */
-	svm_vmrun(V2P(vmcb), vcpu->regs, V2P(mycpu()->svm_host_vmcb));
+	struct cpu *c = mycpu();
+	c->vcpu = vcpu; /* a watchdog NMI in the guest reports the guest's RIP */
+	svm_vmrun(V2P(vmcb), vcpu->regs, V2P(c->svm_host_vmcb));
+	c->vcpu = NULL;
 	pop_off(); /* a host interrupt that caused the exit is taken here */
 
 	vcpu->regs[RAX] = vmcb->save.rax;
@@ -41,6 +44,12 @@ static void vcpu_enter(struct vcpu *vcpu)
 	    .rip = vmcb->save.rip,
 	};
 	vcpu->exits++;
+}
+
+void vcpu_describe(const struct vcpu *vcpu)
+{
+	printk("  in guest: vm %s vcpu%d at guest rip 0x%lx (%lu exits, %lu of them #NPF)\n",
+	       vcpu->vm->name, vcpu->id, vcpu->vmcb->save.rip, vcpu->exits, vcpu->npf_exits);
 }
 
 void vcpu_loop(void *arg)

@@ -3,6 +3,7 @@
  */
 #include "vm.h"
 #include "mm.h"
+#include "pager.h"
 #include "printk.h"
 #include "x86.h"
 
@@ -95,7 +96,7 @@ struct vm *vm_create(const char *name, int nvcpus, uint64_t mem_size)
 	vm->id = __atomic_fetch_add(&next_vm_id, 1, __ATOMIC_RELAXED);
 	vm->nvcpus = nvcpus;
 	vm->mem_size = mem_size;
-	spin_init(&vm->npt_lock, "npt");
+	spin_init(&vm->npt_lock, "npt_lock");
 	faultlog_init(&vm->faultlog);
 	if (npt_init(&vm->npt) != 0)
 		goto fail;
@@ -169,6 +170,27 @@ int vm_alloc_ram(struct vm *vm, uint64_t gpa, uint64_t len)
 	return 0;
 }
 
+const char *vm_pager_name(const struct vm *vm)
+{
+	/* Behind the provided pager_fault, the student's handler does the work. */
+	if (vm->pager == pager_fault)
+		return "pager_handle_fault";
+	uint64_t off;
+	const char *name = symbol_lookup((uint64_t)vm->pager, &off);
+	return name ? name : "the pager";
+}
+
+/* The pager said "mapped" (1) and the page is not: name it, keep it as the VM's error. */
+static void pager_did_not_map(struct vm *vm, uint64_t gpa)
+{
+	char msg[sizeof(vm->error)];
+	snprintf(msg, sizeof(msg), "%s returned 1 for guest-physical 0x%lx but did not map it",
+		 vm_pager_name(vm), gpa);
+	printk("kev: %s: %s\n", vm->name, msg);
+	if (!__atomic_test_and_set(&vm->error_taken, __ATOMIC_SEQ_CST))
+		memcpy(vm->error, msg, sizeof(msg));
+}
+
 /*
  * Host address of guest-physical byte gpa. If it is not mapped yet, ask the
  * pager (the lazy pager loads pages on demand, for us as for the guest).
@@ -179,8 +201,9 @@ static void *gpa_to_host(struct vm *vm, uint64_t gpa)
 	spin_lock(&vm->npt_lock);
 	int err = npt_gpa2hpa(&vm->npt, gpa, &hpa);
 	if (err == -NPT_ENOENT && vm->pager && gpa < vm->mem_size &&
-	    vm->pager(vm, ALIGN_DOWN(gpa, PAGE_SIZE), vm->pager_arg) == 1)
-		err = npt_gpa2hpa(&vm->npt, gpa, &hpa);
+	    vm->pager(vm, ALIGN_DOWN(gpa, PAGE_SIZE), vm->pager_arg) == 1 &&
+	    (err = npt_gpa2hpa(&vm->npt, gpa, &hpa)) == -NPT_ENOENT)
+		pager_did_not_map(vm, gpa);
 	spin_unlock(&vm->npt_lock);
 	return err ? NULL : P2V(hpa);
 }

@@ -79,10 +79,12 @@ struct vcpu {
 	uint64_t exit_code;
 	uint64_t exits; /* total exits, for statistics */
 	uint64_t npf_exits;
-	uint64_t intr_exits; /* host interrupts that arrived while the guest ran */
-	uint64_t test_msr;   /* a scratch MSR the tests read and write */
-	char crash[96];	     /* a triple fault: the event and where, for the verdict */
-	char line[128];	     /* console output waiting for its newline */
+	uint64_t npf_last_gpa; /* the page of the last #NPF the pager "handled" ... */
+	uint32_t npf_repeats;  /* ... and how many times in a row (livelock check) */
+	uint64_t intr_exits;   /* host interrupts that arrived while the guest ran */
+	uint64_t test_msr;     /* a scratch MSR the tests read and write */
+	char crash[96];	       /* a triple fault: the event and where, for the verdict */
+	char line[128];	       /* console output waiting for its newline */
 	int line_len;
 	bool flush_tlb; /* flush the guest TLB at the next VMRUN */
 };
@@ -127,6 +129,7 @@ void kev_setup(void); /* the I/O and MSR permission maps, shared by every VM */
 struct vm *vm_create(const char *name, int nvcpus, uint64_t mem_size);
 void vm_destroy(struct vm *vm); /* frees every page the VM allocated */
 void vm_set_pager(struct vm *vm, pager_fn fn, void *arg);
+const char *vm_pager_name(const struct vm *vm); /* for reports: the function to blame */
 int vm_add_mmio(struct vm *vm, uint64_t gpa, uint64_t size,
 		int (*access)(struct vcpu *, uint64_t, bool, int, uint64_t *, void *), void *arg);
 int vm_add_ports(struct vm *vm, uint16_t first, uint16_t last,
@@ -158,7 +161,8 @@ void vm_run(struct vm *vm);
 const char *vm_verdict_string(struct vm *vm, char *buf, size_t len);
 
 /* ---- vcpu.c ---- */
-void vcpu_loop(void *arg); /* the thread body: VMRUN, handle the exit, repeat */
+void vcpu_loop(void *arg);		     /* the thread body: VMRUN, handle the exit, repeat */
+void vcpu_describe(const struct vcpu *vcpu); /* "  in guest: ..." for the watchdog */
 void vcpu_end(struct vcpu *vcpu, enum vcpu_verdict verdict, uint64_t code);
 
 /* ---- exit.c ---- */

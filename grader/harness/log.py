@@ -21,6 +21,10 @@ read from it:
     PANIC <message>            then register lines and "  #<i> 0x<addr> <function>+0x<off>"
     NOT-IMPLEMENTED <func> (<file>:<line>)
     KEV-UNSUPPORTED: this CPU has no <what>.    then hint lines (how to run QEMU)
+    LOCK-WAIT cpu<i> waits for <lock> held by cpu<j> since 0x<addr> <<function>+0x<off>>
+    WATCHDOG <name>: <why>, <n> ms into the test; stopping every CPU   then per CPU "WATCHDOG-CPU <i> thread
+        <thread>", maybe "  cpu<i> waits for ..." and "  in guest: ...", and its backtrace;
+        then TEST-TIMEOUT <name> budget_ms=<n> stall_ms=<n>  (keos/watchdog.c)
 
 QEMU ends through isa-debug-exit with one of the statuses below. What a guest prints
 reaches the console as "guest| <line>" or "guest<N>| <line>" (N: the vCPU); such lines
@@ -42,6 +46,7 @@ STATUS_FAIL = 35
 STATUS_PANIC = 37
 STATUS_NOT_IMPL = 39
 STATUS_UNSUPPORTED = 41     # the CPU has no SVM / NPT (kev_require_svm)
+STATUS_TIMEOUT = 43         # a test ran past its budget: the kernel's watchdog stopped it
 # With -no-reboot a triple fault (CPU reset) makes QEMU exit with status 0.
 STATUS_RESET = 0
 
@@ -124,6 +129,28 @@ def _frame(match, line):
 
 
 @dataclass
+class CpuReport:
+    """Where one CPU was when the watchdog stopped it (keos/watchdog.c)."""
+    cpu: int
+    thread: str = None      # None: the CPU did not answer the NMI
+    frames: list = field(default_factory=list)   # Frames, innermost first
+    waits: str = None       # "cpu1 waits for npt_lock held by cpu3 since 0x... <fn+0x..>"
+    guest: str = None       # "vm pager vcpu1 at guest rip 0x... (...)"
+
+
+@dataclass
+class Watchdog:
+    """The kernel watchdog's report: the test that ran past its budget, every CPU."""
+    test: str
+    why: str                # "no verdict within its budget", "a CPU waited too long ..."
+    cpus: list = field(default_factory=list)     # CpuReports, in CPU order
+    after_ms: int = None    # how long the test had run when the watchdog fired
+    budget_ms: int = None   # from TEST-TIMEOUT
+    stall_ms: int = None    # interrupts off, or one lock wait, this long: a hang
+    ended: bool = False     # the TEST-TIMEOUT line closed the report
+
+
+@dataclass
 class Log:
     """Everything the structured lines of one serial log say, in order of appearance."""
     lines: list = field(default_factory=list)
@@ -144,6 +171,8 @@ class Log:
     exit_code: int = None                              # the runner's EXIT line
     forged: list = field(default_factory=list)         # console lines posing as verdicts
     channel_problems: list = field(default_factory=list)  # channel lines that do not verify
+    lock_waits: list = field(default_factory=list)     # LOCK-WAIT reports, prefix removed
+    watchdog: Watchdog = None                          # the watchdog's report, if it fired
 
     def has_verdict_line(self):
         return self.done is not None or self.panic is not None or \
@@ -175,6 +204,8 @@ def _parse_console_line(log, line):
         return
     if channel_mod.VERDICT_LIKE.match(line):
         log.forged.append(line)
+        return
+    if _parse_watchdog_line(log, line):
         return
     if log.panic is not None:
         # Everything after a panic is its report: registers, then the backtrace.
@@ -221,6 +252,51 @@ def _parse_verdict_line(log, line):
         log.exit_code = int(m.group(1))
 
 
+_LOCK_WAIT = re.compile(r"LOCK-WAIT (cpu\d+ waits for .*)")
+_WATCHDOG = re.compile(r"WATCHDOG (\S+): (.*?)(?:, (\d+) ms into the test)?; stopping every CPU")
+_WATCHDOG_CPU = re.compile(r"WATCHDOG-CPU (\d+) (?:thread (\S+)|did not answer)")
+_CPU_WAITS = re.compile(r"\s+(cpu\d+ waits for .*)")
+_IN_GUEST = re.compile(r"\s+in guest: (.*)")
+_TEST_TIMEOUT = re.compile(r"TEST-TIMEOUT (\S+) budget_ms=(\d+) stall_ms=(\d+)")
+
+
+def _parse_watchdog_line(log, line):
+    """LOCK-WAIT lines and the watchdog's report; True if the line was one of them."""
+    if m := _LOCK_WAIT.match(line):
+        log.lock_waits.append(m.group(1))
+        return True
+    if m := _WATCHDOG.match(line):
+        if log.watchdog is None:
+            log.watchdog = Watchdog(m.group(1), m.group(2),
+                                    after_ms=int(m.group(3)) if m.group(3) else None)
+        return True
+    wd = log.watchdog
+    if wd is None or wd.ended:
+        return False
+    if m := _WATCHDOG_CPU.match(line):
+        wd.cpus.append(CpuReport(int(m.group(1)), m.group(2)))
+    elif m := _TEST_TIMEOUT.match(line):
+        wd.ended = True
+        wd.budget_ms, wd.stall_ms = int(m.group(2)), int(m.group(3))
+    elif wd.cpus and (m := _CPU_WAITS.match(line)):
+        wd.cpus[-1].waits = m.group(1)
+    elif wd.cpus and (m := _IN_GUEST.match(line)):
+        wd.cpus[-1].guest = m.group(1)
+    elif wd.cpus and (m := _FRAME.match(line)):
+        wd.cpus[-1].frames.append(_frame(m, line))
+    else:
+        return line.strip() == "BACKTRACE:"
+    return True
+
+
+def _classify_watchdog(log):
+    if log.watchdog is None:
+        return Verdict.TIMEOUT, "exit status says TIMEOUT but no WATCHDOG report was printed"
+    wd = log.watchdog
+    return Verdict.TIMEOUT, (f"the kernel's watchdog stopped {wd.test}: {wd.why} "
+                             f"(budget {wd.budget_ms} ms, stalls {wd.stall_ms} ms)")
+
+
 def classify(log, status, timed_out=False, killed_after_done=False):
     """Return (verdict, note). `note` says why, when the answer is not the obvious one.
 
@@ -255,6 +331,8 @@ def classify(log, status, timed_out=False, killed_after_done=False):
         return Verdict.PANIC, None
     if status == STATUS_NOT_IMPL:
         return Verdict.NOT_IMPLEMENTED, None
+    if status == STATUS_TIMEOUT:
+        return _classify_watchdog(log)
     if status == STATUS_RESET and not log.has_verdict_line():
         return (Verdict.TRIPLE_FAULT,
                 "QEMU exited with status 0 and no verdict line (triple fault or reset)")
@@ -446,7 +524,10 @@ class Result:
         if self.log.unsupported is not None:
             out.append("  the CPU cannot run guests:")
             out += ["    " + line for line in self.log.unsupported_lines]
-        if self.verdict == Verdict.TIMEOUT:
+        if self.log.watchdog is not None or self.log.lock_waits:
+            from .where import watchdog_report   # addr2line on the kernel: not for parsing
+            out += ["  " + line for line in watchdog_report(self)]
+        elif self.verdict == Verdict.TIMEOUT:
             out.append(f"  no verdict within {self.timeout_s} s; QEMU was killed")
         if self.stderr.strip():
             out.append("  QEMU stderr:")

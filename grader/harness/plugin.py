@@ -194,13 +194,15 @@ class Runner:
         self.default_timeout = float(marker.args[0]) if marker else DEFAULT_TIMEOUT_S
 
     def __call__(self, test, timeout=None, smp=qemu.SMP, cpu=None, extra=(), qemu_cmd=None,
-                 image=None, disk=None):
+                 image=None, disk=None, watchdog=None, stall=qemu.STALL_S):
         """Run `test` (name, comma list, or prefix*) in a new QEMU; return its Result.
 
         timeout: seconds (default: the timeout_s marker, else 30), times
         --keos-timeout-scale. cpu: -cpu value instead of qemu64,+svm,+npt. extra: more
         QEMU arguments. qemu_cmd: a program to run instead of QEMU (the harness tests).
         image: instead of the runner's image (--keos-image, build/kernel.elf).
+        watchdog: each test's budget in seconds (default: most of the timeout), times
+        the scale too; stall: the watchdog's stall limit (qemu.run), times the scale.
         """
         __tracebackhide__ = True
         image = Path(image or self.image)
@@ -214,7 +216,9 @@ class Runner:
         try:
             result = qemu.run(test, timeout=seconds, smp=smp, cpu=cpu, extra=list(extra),
                               log_path=qemu.LOG_DIR / f"{name}.log", qemu=qemu_cmd,
-                              image=image, disk=disk or qemu.DISK)
+                              image=image, disk=disk or qemu.DISK,
+                              watchdog=watchdog and watchdog * self.scale,
+                              stall=stall * self.scale)
         except QemuMissing as e:
             pytest.fail(str(e), pytrace=False)
         self.results.append(result)

@@ -46,6 +46,17 @@ FW_CFG_TEST = "opt/keos/test"
 # The verdict channel (harness/verdict.py): QEMU's debug console, port 0xe9. run() hands
 # QEMU a pipe (/dev/fd/N) and reads it; other callers (gdb-batch, --print-cmd) discard it.
 CHANNEL = "/dev/null"
+# keos/watchdog.c: "<budget> <stall limit>" in ms. Past the test's budget, or once a CPU
+# has run with interrupts off or spun on one spinlock for the stall limit, the kernel
+# stops every CPU, reports where each was, and exits as TIMEOUT (status 43), before the
+# host's timeout.
+FW_CFG_WATCHDOG = "opt/keos/watchdog_ms"
+# A run given no budget gets this share of its timeout, so the kernel's report comes first.
+WATCHDOG_SHARE = 0.75
+# Spinlocks are held with interrupts off, for microseconds, or across a disk read in the
+# pager; a stall this long is a hang. (Measured: with six other QEMUs on 2 cores, the
+# reference pager held npt_lock across one read for over 2 s while three CPUs spun.)
+STALL_S = 10.0
 # keos/main.c reads the selection into a 256-byte buffer: a longer one would be cut off
 # and silently run fewer tests, so run() refuses it.
 SELECTION_MAX = 255
@@ -111,7 +122,7 @@ def machine_args(cpu=None, smp=SMP, memory=MEMORY, accel="tcg,thread=multi"):
 
 
 def qemu_args(test, image=IMAGE, disk=DISK, smp=SMP, cpu=None, extra=(), serial="stdio",
-              channel=CHANNEL, secret=None):
+              channel=CHANNEL, secret=None, watchdog_ms=None):
     """QEMU's arguments (without the program name) to boot KeOS and run `test`.
 
     `test` is a name, a comma-separated list, or a prefix ending in '*' (empty: the
@@ -119,6 +130,7 @@ def qemu_args(test, image=IMAGE, disk=DISK, smp=SMP, cpu=None, extra=(), serial=
     stdio both for the harness (read through a pipe) and for `make run` (the terminal).
     `channel` is where the verdict channel goes, `secret` the run's key for its MACs
     (harness/verdict.py); run() passes a pipe and a fresh secret.
+    `watchdog_ms`: (each test's budget, the stall limit) for keos/watchdog.c; None: none.
     """
     return machine_args(cpu, smp) + ["-serial", serial, "-debugcon", f"file:{channel}"] + \
         boot_args(image) + [
@@ -127,7 +139,8 @@ def qemu_args(test, image=IMAGE, disk=DISK, smp=SMP, cpu=None, extra=(), serial=
         "-device", "virtio-blk-pci,drive=disk0,disable-modern=on,iothread=iothread0",
     ] + (["-fw_cfg", fw_cfg_string(FW_CFG_TEST, test)] if test else []) + \
         (["-fw_cfg", fw_cfg_string(verdict.FW_CFG_SECRET, secret)] if secret else []) + \
-        list(extra)
+        (["-fw_cfg", fw_cfg_string(FW_CFG_WATCHDOG, "%d %d" % watchdog_ms)]
+         if watchdog_ms is not None else []) + list(extra)
 
 
 def record_replay_args(args, mode, rrfile):
@@ -324,10 +337,13 @@ def rr_secret(mode, rrfile):
 
 def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=None,
         image=IMAGE, disk=DISK, exit_grace=EXIT_GRACE_S, kill_grace=KILL_GRACE_S,
-        echo=None, rr=None):
+        echo=None, rr=None, watchdog=None, stall=STALL_S):
     """Boot KeOS with test selection `test` in a fresh QEMU and return its Result.
 
-    timeout: wall-clock seconds from spawn to verdict. qemu: the command to run instead of
+    timeout: wall-clock seconds from spawn to verdict. watchdog: each test's budget in
+    seconds, enforced by the kernel (default: WATCHDOG_SHARE of the timeout; 0: none);
+    stall: seconds a CPU may run with interrupts off or spin on one lock. qemu: the
+    command to run instead of
     qemu-system-x86_64 (a list; the tests use a fake). echo: called with each chunk of
     serial output (the command-line tool shows it live). rr: ("record" or "replay",
     file) runs under QEMU's record/replay (record_replay_args).
@@ -336,10 +352,14 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
         raise ValueError(f"test selection of {len(test.encode())} bytes: the kernel reads at "
                          f"most {SELECTION_MAX} (use group.* patterns or several runs)")
     program = list(qemu) if qemu else [find_qemu()]
+    if watchdog is None:
+        watchdog = timeout * WATCHDOG_SHARE
     secret = rr_secret(*rr) if rr else verdict.new_secret()
     channel_r, channel_w = os.pipe()        # the verdict channel, read as it arrives
     args = qemu_args(test, image=image, disk=disk, smp=smp, cpu=cpu, extra=extra,
-                     channel=f"/dev/fd/{channel_w}", secret=secret)
+                     channel=f"/dev/fd/{channel_w}", secret=secret,
+                     watchdog_ms=(round(watchdog * 1000), round(min(stall, watchdog) * 1000))
+                     if watchdog else None)
     cmd = program + (record_replay_args(args, *rr) if rr else args)
     log_path = Path(log_path or LOG_DIR / "run.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Project 3's rubric (grader/rubric.toml): which kernel test earns how many points.
 
-    items = rubric.load()                    # [Item(name, points, timeout)], checked
+    items = rubric.load()                    # [Item(name, points, timeout, budget)], checked
     line = rubric.score(item, result)        # Scored(verdict, earned, detail)
 
 Only PASS earns points. The same rules serve grade.py (`make grade`) and
@@ -11,10 +11,18 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import qemu
 from .log import Verdict
+from .where import panic_detail, timeout_detail
 
 RUBRIC = Path(__file__).resolve().parents[1] / "rubric.toml"
 TOTAL = 100
+# The kernel watchdog's budget for a test (keos/watchdog.c): its reference time (ref_ms
+# in the rubric) times BUDGET_FACTOR, at least BUDGET_FLOOR_S; it must end BOOT_MARGIN_S
+# before the host's timeout, so that the kernel's report comes first.
+BUDGET_FACTOR = 10
+BUDGET_FLOOR_S = 2.0
+BOOT_MARGIN_S = 5.0
 
 
 class RubricError(Exception):
@@ -26,6 +34,7 @@ class Item:
     name: str       # kernel test name, "group.name"
     points: int
     timeout: float  # seconds, boot included
+    budget: float = BUDGET_FLOOR_S  # seconds of kernel time for the test itself (watchdog)
 
 
 @dataclass
@@ -33,6 +42,13 @@ class Scored:
     verdict: Verdict
     earned: int
     detail: str     # why it did not pass (the failed check, the stub, the reason to skip)
+
+
+def budget_for(ref_ms, timeout):
+    """The watchdog's budget in seconds: BUDGET_FACTOR x ref_ms, at least the floor, but
+    within the timeout (the floor gives way to a timeout shorter than itself)."""
+    budget = max(BUDGET_FLOOR_S, BUDGET_FACTOR * ref_ms / 1000)
+    return min(budget, max(timeout - BOOT_MARGIN_S, timeout * qemu.WATCHDOG_SHARE))
 
 
 def load(path=RUBRIC):
@@ -51,7 +67,14 @@ def load(path=RUBRIC):
             raise RubricError(f"{path}: {name}: timeout must be a positive number")
         if "." not in name:
             raise RubricError(f"{path}: {name}: test names are group.name")
-        items.append(Item(name, points, float(timeout)))
+        ref_ms = entry.get("ref_ms", 0)
+        if not isinstance(ref_ms, (int, float)) or ref_ms < 0:
+            raise RubricError(f"{path}: {name}: ref_ms must be a number of milliseconds")
+        if ref_ms and BUDGET_FACTOR * ref_ms / 1000 > timeout - BOOT_MARGIN_S:
+            raise RubricError(f"{path}: {name}: ref_ms {ref_ms} x {BUDGET_FACTOR} leaves "
+                              f"under {BOOT_MARGIN_S:g} s of the {timeout:g} s timeout")
+        budget = budget_for(ref_ms, timeout)
+        items.append(Item(name, points, float(timeout), budget))
     total = sum(i.points for i in items)
     if total != TOTAL:
         raise RubricError(f"{path}: the points sum to {total}, not {TOTAL}")
@@ -68,7 +91,7 @@ def detail(result, name=None):
         return (outcome.failure if outcome and outcome.failure else result.failure) or \
             (result.note or "failed")
     if v == Verdict.PANIC:
-        return f"panic: {result.panic}" if result.panic else (result.note or "panic")
+        return f"panic: {panic_detail(result)}" if result.panic else (result.note or "panic")
     if v == Verdict.NOT_IMPLEMENTED:
         at = f" ({result.log.not_implemented_at})" if result.log.not_implemented_at else ""
         return f"{result.not_implemented}{at}"
@@ -76,7 +99,7 @@ def detail(result, name=None):
         why = "; ".join(result.skipped.values()) or result.note
         return f"could not be graded on this machine: {why}"
     if v == Verdict.TIMEOUT:
-        return f"no verdict within {result.timeout_s:g} s"
+        return timeout_detail(result) or f"no verdict within {result.timeout_s:g} s"
     if v == Verdict.UNSUPPORTED:
         return f"this CPU has no {result.unsupported}" if result.unsupported else result.note
     return result.note or str(v)

@@ -197,6 +197,57 @@ KTEST(selftest, loop_forever)
 		pause();
 }
 
+/* The watchdog's cases (keos/watchdog.c): a CPU stuck with interrupts off, a lock taken
+ * twice, two CPUs that each hold the lock the other waits for. */
+KTEST(selftest, loop_irqs_off)
+{
+	/*
+	 * No pause() here: under QEMU's TCG each pause leaves the translated code and
+	 * takes QEMU's global lock, and a CPU doing that in a tight loop can starve the
+	 * other CPUs' timers, which the watchdog counts on. Loops in student code rarely
+	 * pause; spin_lock's waits do, but they look at the clock themselves.
+	 */
+	push_off();
+	for (;;)
+		asm volatile("" ::: "memory");
+}
+
+KTEST(selftest, lock_twice)
+{
+	static struct spinlock l = SPINLOCK_INIT("selftest_lock");
+	spin_lock(&l);
+	spin_lock(&l);
+	spin_unlock(&l); /* not reached; and no tail call, so the panic names this function */
+}
+
+static struct spinlock lock_a = SPINLOCK_INIT("lock_a"), lock_b = SPINLOCK_INIT("lock_b");
+static volatile int holding;
+
+static void take_b_then_a(void *arg)
+{
+	(void)arg;
+	spin_lock(&lock_b);
+	__atomic_add_fetch(&holding, 1, __ATOMIC_SEQ_CST);
+	while (holding < 2)
+		pause();
+	spin_lock(&lock_a);
+	spin_unlock(&lock_a); /* not reached; and no tail call hides this function */
+}
+
+KTEST(selftest, deadlock)
+{
+	if (ncpu < 2)
+		test_skip("a deadlock across CPUs needs two of them");
+	if (!thread_create("take_b_then_a", take_b_then_a, NULL, 1))
+		test_fail(__FILE__, __LINE__, "no thread");
+	spin_lock(&lock_a);
+	__atomic_add_fetch(&holding, 1, __ATOMIC_SEQ_CST);
+	while (holding < 2)
+		pause();
+	spin_lock(&lock_b);
+	spin_unlock(&lock_b);
+}
+
 KTEST(selftest, not_impl)
 {
 	TODO();
