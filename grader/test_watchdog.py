@@ -15,6 +15,7 @@ import pytest
 from harness import Verdict, qemu_args
 from harness import qemu as hq
 from harness import rubric, where
+from harness import verdict as hv
 from harness.log import STATUS_PASS, STATUS_TIMEOUT, Result
 
 BOOT = "KeOS booting\nwatchdog: 2000 ms per test, 2000 ms per stall\nKEOS-READY cpus=4\n"
@@ -41,8 +42,20 @@ TEST-TIMEOUT pager.stress budget_ms=45190 stall_ms=2000
 """
 
 
+SECRET = "00112233445566778899aabbccddeeff"
+
+
 def canned(text, status=STATUS_TIMEOUT):
-    return Result.from_output(text, status, selection="pager.stress")
+    """A run from a console log whose TEST-START lines the runner wrote: they move to the
+    verdict channel, signed, and the console keeps its "[test] <name>: start" copy."""
+    console, channel = [], []
+    for line in text.splitlines():
+        if line.startswith("TEST-START "):
+            channel.append(line)
+            line = f"[test] {line.split()[1]}: start"
+        console.append(line)
+    return Result.from_output("\n".join(console) + "\n", status, selection="pager.stress",
+                              channel=hv.sign(SECRET, channel), secret=SECRET)
 
 
 def test_watchdog_report_is_parsed():
