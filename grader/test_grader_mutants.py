@@ -108,7 +108,8 @@ def load_mutants():
         out.append(Mutant(script.stem, script,
                           one("target") or TARGETS.get(script.stem.split("_")[0]),
                           names("expect") + more, names("may-fail") + may, messages,
-                          Verdict(verdict) if verdict else None, one("detail")))
+                          verdict=Verdict(verdict) if verdict else None,
+                          detail=one("detail")))
     return out
 
 
@@ -182,6 +183,11 @@ def build(mutant, digest):
         shutil.copytree(reference, tree / reference.relative_to(ROOT), symlinks=True,
                         ignore=lambda d, names: [n for n in names if Path(d) == reference
                                                  and n == "iso"])
+        # The toolchain stamp the objects depend on (Makefile TC_STAMP): without it make
+        # writes a new one and recompiles everything.
+        stamp_src = reference.parent / "toolchain.id"
+        if stamp_src.exists():
+            shutil.copy2(stamp_src, tree / stamp_src.relative_to(ROOT))
         target = tree / mutant.target
         before = target.read_text()
         sed = subprocess.run(["sed", "-i", "-f", str(mutant.script), str(target)],

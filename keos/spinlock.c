@@ -57,8 +57,11 @@ static __noreturn void spin_recursion_panic(struct spinlock *l, uint64_t again)
 static void spin_wait(struct spinlock *l)
 {
 	struct cpu *c = mycpu();
-	struct spinlock *outer = c->waiting_for; /* printk's lock, from a LOCK-WAIT report */
-	c->waiting_for = l;
+	/* A wait inside a wait is printk's lock, taken to print a LOCK-WAIT report: the
+	 * outer wait is the one the watchdog must report and follow around a cycle. */
+	struct spinlock *outer = c->waiting_for;
+	if (!outer)
+		c->waiting_for = l;
 	uint64_t since = uptime_us();
 	bool reported = false;
 	for (unsigned n = 1; l->locked || __atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE);

@@ -486,15 +486,16 @@ class Result:
         return found[0]
 
     def test_lines(self, name):
-        """The serial lines of test `name` alone (from its TEST-START line to the line
-        that ends it), for checks on what one test of a many-test boot printed."""
+        """The console lines of test `name` alone (from the runner's "[test] <name>: start"
+        copy to the one that ends it, keos/test.c), for checks on what one test of a
+        many-test boot printed."""
         out = []
+        ends = tuple(f"[test] {name}: {v}" for v in ("PASS", "FAIL", "SKIP"))
         for line in self.log.lines:
-            if not out and line != f"TEST-START {name}":
+            if not out and line != f"[test] {name}: start":
                 continue
             out.append(line)
-            ends = (p.fullmatch(line) for p in (_PASS, _FAIL, _SKIP))
-            if any(m and m.group(1) == name for m in ends):
+            if line.startswith(ends):
                 break
         return out
 
