@@ -291,12 +291,15 @@ PYTEST := $(KEOS_ENV) $(PYTHON) -m pytest -c grader/pytest.ini
 
 # Project 3's score (SOLUTION=1 grades the reference). The student's files are held to
 # the policy (grader/harness/policy.py) before they are built, and their objects after.
+# RESULTS=x.json and JUNIT=x.xml also write the results for a program to read
+# (harness/report.py).
 P3_OBJS := $(patsubst %,$(B)/%.o,$(P3_SRCS))
 grade:
 	$(Q)if $(PYTHON) grader/grade.py --policy-only --sources $(P3_SRCS); then \
 		$(MAKE) --no-print-directory all && NM="$(NM)" OBJDUMP="$(OBJDUMP)" \
 		$(PYTHON) grader/grade.py --image $(IMAGE) --disk $(D)/disk.img \
-			--sources $(P3_SRCS) --objects $(P3_OBJS); \
+			--sources $(P3_SRCS) --objects $(P3_OBJS) \
+			$(if $(RESULTS),--results $(RESULTS)) $(if $(JUNIT),--junit $(JUNIT)); \
 	fi
 
 # Time every graded test, the boot floor and the whole grade (N runs; build/bench.json).
