@@ -10,6 +10,7 @@
 #   make check        the project's whole test suite (host tests + kernel tests)
 #   make grade        Project 3's score
 #   make bench        time the grade (N=5 runs of each test; SOLUTION=1 for the reference)
+#   make submit       pack the files to hand in (build/submit/)
 #   make format       reformat the C sources (.clang-format)
 #   make handout      export the student tree (no solution/) to build/handout
 #   SOLUTION=1        with any of these: use the reference solution (TAs only)
@@ -307,6 +308,11 @@ N ?= 5
 bench: all
 	$(KEOS_ENV) $(PYTHON) grader/bench.py --image $(IMAGE) --disk $(D)/disk.img -n $(N)
 
+# Hand in: build/submit/project3-<user>-<time>.tar.gz with the student files and a
+# manifest (grader/submit.py). FORCE=1 packs even the untouched stubs.
+submit:
+	$(Q)$(PYTHON) grader/submit.py $(if $(filter 1,$(FORCE)),--force)
+
 # Everything: host tests, kernel tests on the student and reference builds,
 # the grader's own checks (mutants included), the reference graded in other
 # configurations (grader/test_configs.py).
@@ -358,7 +364,7 @@ print-%:
 	@echo '$($*)'
 
 .PHONY: all iso run run-gdb gdb gdb-batch faultmap record replay-gdb check grade bench clean \
-	tools-ok toolchain-ok iso-tools-ok handout format
+	tools-ok toolchain-ok iso-tools-ok handout format submit
 .DELETE_ON_ERROR:
 # Dependency files named from the object lists, the guests' too (whichever B this is).
 -include $(KERNEL_OBJS:.o=.d) $(GUEST_OBJS:.o=.d)
