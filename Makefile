@@ -11,6 +11,7 @@
 #   make grade        Project 3's score
 #   make bench        time the grade (N=5 runs of each test; SOLUTION=1 for the reference)
 #   make submit       pack the files to hand in (build/submit/)
+#   make gradescope   the Gradescope autograder (build/gradescope/autograder.zip)
 #   make format       reformat the C sources (.clang-format)
 #   make handout      export the student tree (no solution/) to build/handout
 #   SOLUTION=1        with any of these: use the reference solution (TAs only)
@@ -313,6 +314,11 @@ bench: all
 submit:
 	$(Q)$(PYTHON) grader/submit.py $(if $(filter 1,$(FORCE)),--force)
 
+# The Gradescope autograder (grader/gradescope.py): setup.sh, run_autograder and the
+# course at HEAD without solution/, in build/gradescope/autograder.zip.
+gradescope:
+	$(Q)$(PYTHON) grader/gradescope.py zip $(D)/gradescope/autograder.zip
+
 # Everything: host tests, kernel tests on the student and reference builds,
 # the grader's own checks (mutants included), the reference graded in other
 # configurations (grader/test_configs.py).
@@ -364,7 +370,7 @@ print-%:
 	@echo '$($*)'
 
 .PHONY: all iso run run-gdb gdb gdb-batch faultmap record replay-gdb check grade bench clean \
-	tools-ok toolchain-ok iso-tools-ok handout format submit
+	tools-ok toolchain-ok iso-tools-ok handout format submit gradescope
 .DELETE_ON_ERROR:
 # Dependency files named from the object lists, the guests' too (whichever B this is).
 -include $(KERNEL_OBJS:.o=.d) $(GUEST_OBJS:.o=.d)

@@ -56,6 +56,10 @@ MAX_MEMBERS = 100_000         # archive members read before giving up
 MAX_IGNORED_LISTED = 100      # ignored files named in the result (the rest are counted)
 BUILD_ERROR_LINES = 20        # compiler lines quoted in a BUILD-ERROR
 NOT_COMPARED = ("build", ".git")  # never listed as ignored: outputs and history
+# Never in the course copy a submission is built in: a student file could #include the
+# reference ("../solution/project3/pager.c"), and the mutants quote its lines. The same
+# paths as tools/mkhandout.sh's EXCLUDE.
+NOT_IN_COURSE = ("solution", "grader/mutants", "grader/test_grader_mutants.py")
 CHILD_GRACE_S = 10            # after Ctrl-C, how long make/grade.py get to stop
 
 GRADED, MALFORMED, MISSING, UNSAFE, TOO_BIG, POLICY, BUILD_ERROR, ERROR = (
@@ -243,15 +247,25 @@ def course_version(args):
     return commit, commit
 
 
+def left_out(source):
+    """shutil.copytree's ignore function for a course copy made from `source`."""
+    def ignore(d, names):
+        rel = Path(d).relative_to(source)
+        return [n for n in names if (rel / n).as_posix() in NOT_IN_COURSE
+                or (rel == Path(".") and n in NOT_COMPARED)]
+    return ignore
+
+
 def export_course(source, dest):
+    """The course files (without NOT_IN_COURSE) of a commit or a directory, into dest."""
     dest.mkdir(parents=True)
     if isinstance(source, Path):
         shutil.copytree(source, dest, dirs_exist_ok=True, symlinks=True,
-                        ignore=lambda d, names: [n for n in names if Path(d) == source
-                                                 and n in NOT_COMPARED])
+                        ignore=left_out(source))
     else:
-        archive = subprocess.Popen(["git", "archive", "--format=tar", source], cwd=ROOT,
-                                   stdout=subprocess.PIPE)
+        excludes = [f":(exclude){p}" for p in NOT_IN_COURSE]
+        archive = subprocess.Popen(["git", "archive", "--format=tar", source, "--", ".",
+                                    *excludes], cwd=ROOT, stdout=subprocess.PIPE)
         untar = subprocess.run(["tar", "-x", "-C", str(dest)], stdin=archive.stdout)
         archive.stdout.close()
         if archive.wait() != 0 or untar.returncode != 0:
