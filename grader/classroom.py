@@ -138,7 +138,7 @@ def main(argv=None):
         return 0 if same else 1
     WORKFLOW.parent.mkdir(parents=True, exist_ok=True)
     WORKFLOW.write_text(text)
-    print(f"Wrote {WORKFLOW.relative_to(ROOT)}")
+    print(f"Wrote {WORKFLOW}")
     return 0
 
 

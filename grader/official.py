@@ -135,6 +135,8 @@ def read_tarball(path, wanted):
                 if m.isfile():
                     members[name] = m
             prefix = common_prefix(list(members))
+            if not any(prefix + w in members for w in wanted):
+                prefix = ""             # project3/ itself is the only top-level folder
             sub = Submission({})
             for student in wanted:
                 found = find_student_file(student, members, prefix)
