@@ -211,13 +211,13 @@ class Batch:
     def stop_group(self, proc):
         """SIGINT to a child's process group (official.py, make, grade.py: grade.py stops
         its QEMUs), SIGKILL after a grace period. By the group we created, never by name."""
-        for sig, wait in ((signal.SIGINT, STOP_GRACE_S), (signal.SIGKILL, None)):
+        for sig, grace in ((signal.SIGINT, STOP_GRACE_S), (signal.SIGKILL, None)):
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError:
                 return
             try:
-                proc.wait(wait)
+                proc.wait(grace)
                 return
             except subprocess.TimeoutExpired:
                 continue

@@ -4,6 +4,7 @@ batch. Marker `course` (slow: each graded submission boots 20 QEMUs); they grade
 course as committed (official.py exports HEAD), so commit kernel changes first.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ MUTANTS = ("mmio_overflow", "mmio_start_only", "pager_no_offset")
 # Their scores come from grading each mutant's own kernel (test_grader_mutants' build of
 # the whole repository with SOLUTION=1), never from a number written here.
 EDITED_TEST = "project3/tests/pager_tests.c"
+SHARED = qemu.BUILD / "course-test"     # what the xdist workers of one run share
 
 pytestmark = [pytest.mark.kernel, pytest.mark.course,
               pytest.mark.skipif(not SOLUTION_DIR.is_dir(), reason="needs solution/")]
@@ -102,41 +104,74 @@ def synthesize(tmp):
     return subs
 
 
+def run_id(config):
+    """The same for every xdist worker of one pytest run, different for the next run."""
+    worker = getattr(config, "workerinput", None)
+    return worker["testrunuid"] if worker else f"single-{os.getpid()}"
+
+
+def shared(config, name, create):
+    """SHARED/name, made once per pytest run by create(path) -> data, whichever xdist
+    worker comes first; the others wait on the lock and read the data back (JSON)."""
+    folder = SHARED / name
+    SHARED.mkdir(parents=True, exist_ok=True)
+    with open(SHARED / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = folder / ".run.json"
+        if stamp.exists():
+            kept = json.loads(stamp.read_text())
+            if kept["run"] == run_id(config):
+                return folder, kept["data"]
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        data = create(folder)
+        stamp.write_text(json.dumps({"run": run_id(config), "data": data}))
+    return folder, data
+
+
 @pytest.fixture(scope="module")
-def batch_run(tmp_path_factory, keos_build):
+def batch_run(request, keos_build):
+    """The synthesized submissions graded by one batch.py command:
+    (submissions folder, results folder, {student: grades.json entry}, wall seconds)."""
     keos_build.ensure(SOLUTION_ISO)
-    tmp = tmp_path_factory.mktemp("course")
-    subs = synthesize(tmp)
-    out = tmp / "out"
-    start = time.monotonic()
-    done = subprocess.run([sys.executable, str(GRADER / "batch.py"), str(subs), "-o", str(out),
-                           "-j", str(JOBS)], capture_output=True, text=True, timeout=3600)
-    took = time.monotonic() - start
-    assert done.returncode == 0, done.stdout + done.stderr
+
+    def create(folder):
+        subs = synthesize(folder)
+        start = time.monotonic()
+        done = subprocess.run([sys.executable, str(GRADER / "batch.py"), str(subs), "-o",
+                               str(folder / "out"), "-j", str(JOBS)],
+                              capture_output=True, text=True, timeout=3600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return time.monotonic() - start
+    folder, took = shared(request.config, "batch", create)
+    out = folder / "out"
     grades = {g["student"]: g for g in json.loads((out / "grades.json").read_text())}
-    return subs, out, grades, done, took
+    return folder / "subs", out, grades, took
 
 
 @pytest.fixture(scope="module")
-def mutant_scores(keos_build):
+def mutant_scores(request, keos_build):
     """{mutant: score} from grading each mutant's own kernel with grade.py."""
     keos_build.ensure(SOLUTION_ISO)
-    digest = mutants.tree_digest()
-    scores = {}
-    for name in MUTANTS:
-        iso, _, error = mutants.build(mutant(name), digest)
-        assert error is None, error
-        results = mutants.WORK / f"{name}.results.json"
-        done = subprocess.run([sys.executable, str(GRADER / "grade.py"), "--iso", str(iso),
-                               "--results", str(results), "-j", str(JOBS), "-q"],
-                              capture_output=True, text=True, timeout=1200)
-        assert done.returncode == 0, done.stdout + done.stderr
-        scores[name] = json.loads(results.read_text())["score"]
-    return scores
+
+    def create(folder):
+        digest = mutants.tree_digest()
+        scores = {}
+        for name in MUTANTS:
+            iso, _, error = mutants.build(mutant(name), digest)
+            assert error is None, error
+            results = folder / f"{name}.json"
+            done = subprocess.run([sys.executable, str(GRADER / "grade.py"), "--iso", str(iso),
+                                   "--results", str(results), "-j", str(JOBS), "-q"],
+                                  capture_output=True, text=True, timeout=1200)
+            assert done.returncode == 0, done.stdout + done.stderr
+            scores[name] = json.loads(results.read_text())["score"]
+        return scores
+    return shared(request.config, "mutant-scores", create)[1]
 
 
 def test_batch_grades_reference_and_skeleton(batch_run, keos):
-    _, out, grades, done, took = batch_run
+    _, out, grades, took = batch_run
     keos.record(f"batch of {len(grades)} synthesized submissions, -j {JOBS}", round(took, 1),
                 "s")
     assert (grades["reference"]["status"], grades["reference"]["score"]) == ("GRADED", 100)
@@ -207,41 +242,56 @@ def test_batch_gives_bad_submissions_a_verdict(batch_run, student, verdict, says
         assert "error" in got["message"], got["message"]
 
 
-def test_batch_resumes_without_grading_again(batch_run):
-    subs, out, grades, _, _ = batch_run
-    (subs / "broken.tar.gz").write_bytes(b"still not an archive")   # changed: graded again
-    done = subprocess.run([sys.executable, str(GRADER / "batch.py"), str(subs), "-o", str(out),
-                           "-j", str(JOBS)], capture_output=True, text=True, timeout=600)
+def test_batch_resumes_without_grading_again(batch_run, tmp_path):
+    subs, out, grades, _ = batch_run
+    shutil.copytree(subs, tmp_path / "subs", symlinks=True)
+    shutil.copytree(out, tmp_path / "out", symlinks=True)
+    for g in grades.values():           # the copies are the same submissions
+        kept = tmp_path / "out" / g["student"] / "result.json"
+        result = json.loads(kept.read_text())
+        result["submission"] = str(tmp_path / "subs" / Path(result["submission"]).name)
+        kept.write_text(json.dumps(result))
+    (tmp_path / "subs" / "broken.tar.gz").write_bytes(b"still not an archive")  # changed
+    done = subprocess.run([sys.executable, str(GRADER / "batch.py"), str(tmp_path / "subs"),
+                           "-o", str(tmp_path / "out"), "-j", str(JOBS)],
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(grades) - 1} already graded, 1 to grade" in done.stderr, done.stderr
-    again = {g["student"]: g for g in json.loads((out / "grades.json").read_text())}
+    again = {g["student"]: g for g in json.loads((tmp_path / "out" / "grades.json")
+                                                 .read_text())}
     assert again["broken"]["message"] != grades["broken"]["message"]
-    assert again["reference"] == grades["reference"]
+    assert again["reference"]["score"] == 100 and again["reference"]["wall_s"] == \
+        grades["reference"]["wall_s"]
 
 
 # ---- Gradescope: run_autograder against a local /autograder ---------------------------
 
 @pytest.fixture(scope="module")
-def autograder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("autograder")
-    zip_path, _ = gradescope.make_zip(root / "autograder.zip")
-    with zipfile.ZipFile(zip_path) as z:
-        z.extractall(root / "source")
-    for script in ("setup.sh", "run_autograder"):
-        (root / "source" / script).chmod(0o755)
-    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
-    return root
+def autograder(request):
+    """A folder laid out like Gradescope's /autograder, from `make gradescope`'s zip, shared
+    by the xdist workers; the lock file serializes the runs in it."""
+    def create(root):
+        zip_path, _ = gradescope.make_zip(root / "autograder.zip")
+        with zipfile.ZipFile(zip_path) as z:
+            z.extractall(root / "source")
+        for script in ("setup.sh", "run_autograder"):
+            (root / "source" / script).chmod(0o755)
+        shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+        return None
+    return shared(request.config, "autograder", create)[0]
 
 
 def run_autograder(root, files):
-    shutil.rmtree(root / "submission", ignore_errors=True)
-    shutil.rmtree(root / "results", ignore_errors=True)
-    write_dir(root / "submission", files)
-    done = subprocess.run(["bash", str(root / "run_autograder")], cwd=root,
-                          env=dict(os.environ, AUTOGRADER_ROOT=str(root)),
-                          capture_output=True, text=True, timeout=1800)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads((root / "results" / "results.json").read_text())
+    with open(root.parent / ".autograder-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shutil.rmtree(root / "submission", ignore_errors=True)
+        shutil.rmtree(root / "results", ignore_errors=True)
+        write_dir(root / "submission", files)
+        done = subprocess.run(["bash", str(root / "run_autograder")], cwd=root,
+                              env=dict(os.environ, AUTOGRADER_ROOT=str(root)),
+                              capture_output=True, text=True, timeout=1800)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads((root / "results" / "results.json").read_text())
 
 
 @pytest.mark.parametrize("what, files, score", [
