@@ -407,7 +407,7 @@ def official(args, log=print):
     try:
         version = course_version(args)
         out["course"] = version[0]
-        wanted = rubric.student_files(course_rubric(version[1], logs / "rubric.toml"))
+        wanted = rubric.student_files(course_rubric(version[1], logs / "course-rubric.toml"))
         sub = read_submission(args.submission, wanted)
         out["files"] = [{"path": n, "from": sub.taken_from[n], "bytes": len(d),
                          "sha256": hashlib.sha256(d).hexdigest()} for n, d in sub.files.items()]
