@@ -351,6 +351,8 @@ def test_gradescope_zip_layout(tmp_path):
             assert z.read(script).startswith(b"#!/bin/bash\n")
         assert "install-deps.sh" in z.read("setup.sh").decode()
         assert z.read("course/COURSE_COMMIT").decode().strip() == commit
+        for script in ("course/tools/mksyms.sh", "course/tools/install-deps.sh"):
+            assert z.getinfo(script).external_attr >> 16 & stat.S_IXUSR, script
         assert "course/grader/official.py" in names and "course/grader/rubric.toml" in names
         assert not [n for n in names for p in official.NOT_IN_COURSE
                     if n.startswith(f"course/{p}")], "the zip holds the solution"

@@ -278,10 +278,10 @@ def autograder(request):
     by the xdist workers; the lock file serializes the runs in it."""
     def create(root):
         zip_path, _ = gradescope.make_zip(root / "autograder.zip")
-        with zipfile.ZipFile(zip_path) as z:
-            z.extractall(root / "source")
-        for script in ("setup.sh", "run_autograder"):
-            (root / "source" / script).chmod(0o755)
+        with zipfile.ZipFile(zip_path) as z:     # as unzip does it: with the modes
+            for info in z.infolist():
+                z.extract(info, root / "source")
+                (root / "source" / info.filename).chmod(info.external_attr >> 16 & 0o777)
         shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
         return None
     return shared(request.config, "autograder", create)[0]
