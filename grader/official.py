@@ -282,11 +282,15 @@ def course_rubric(source, scratch):
     return scratch
 
 
+# What a calling make or pytest may have set that would send the build or grade.py to
+# another tree, toolchain or boot than the plain `make` of the course copy.
+NOT_INHERITED = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "SOLUTION", "TOOLCHAIN", "CROSS", "BOOT",
+                 "KEOS_BUILD", "KEOS_BOOT", "KEOS_MAKE_VARS", "KEOS_IMAGE", "KEOS_ISO")
+
+
 def make_env():
-    """make as a student runs it: nothing inherited from a calling make."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    env.pop("SOLUTION", None)
-    return env
+    """The environment of make and grade.py in a course copy: as a student runs them."""
+    return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
 
 
 def run_child(cmd, cwd, env=None, timeout=None):
@@ -331,9 +335,11 @@ def prepare_course(args, log=print, version=None):
 
 
 def kernel_image(tree):
-    """What grade.py boots, from a built tree: --iso and --disk. The one place that knows
-    where `make` leaves them (adjust here when the Makefile changes)."""
-    return ["--iso", str(tree / "build" / "keos.iso"), "--disk", str(tree / "build" / "disk.img")]
+    """What grade.py boots, from a tree built by plain `make`: --image and --disk. The one
+    place that knows where `make` leaves them (the default toolchain's build/, direct
+    boot: build/kernel.elf)."""
+    return ["--image", str(tree / "build" / "kernel.elf"),
+            "--disk", str(tree / "build" / "disk.img")]
 
 
 # ---------------------------------------------------------------------------------------
@@ -384,7 +390,7 @@ def build(tree, sub, log):
 def grade(tree, args, log):
     results = log / "grade.json"
     results.unlink(missing_ok=True)
-    env = dict(os.environ, KEOS_LOG_DIR=str(log / "qemu"))
+    env = dict(make_env(), KEOS_LOG_DIR=str(log / "qemu"))
     cmd = [sys.executable, str(tree / "grader" / "grade.py"), *kernel_image(tree),
            "--rubric", str(tree / "grader" / "rubric.toml"), "--results", str(results),
            "-j", str(args.jobs), "--timeout-scale", str(args.timeout_scale)]

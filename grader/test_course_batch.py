@@ -21,7 +21,7 @@ import pytest
 import gradescope
 import official
 from harness import qemu
-from harness.plugin import SOLUTION_DIR, SOLUTION_ISO
+from harness.plugin import SOLUTION_DIR, SOLUTION_IMAGE
 from test_course import ITEMS, STUDENT_FILES, check_gradescope_results, stubs, tarball
 
 try:
@@ -136,7 +136,7 @@ def shared(config, name, create):
 def batch_run(request, keos_build):
     """The synthesized submissions graded by one batch.py command:
     (submissions folder, results folder, {student: grades.json entry}, wall seconds)."""
-    keos_build.ensure(SOLUTION_ISO)
+    keos_build.ensure(SOLUTION_IMAGE)
 
     def create(folder):
         subs = synthesize(folder)
@@ -156,16 +156,16 @@ def batch_run(request, keos_build):
 @pytest.fixture(scope="module")
 def mutant_scores(request, keos_build):
     """{mutant: score} from grading each mutant's own kernel with grade.py."""
-    keos_build.ensure(SOLUTION_ISO)
+    keos_build.ensure(SOLUTION_IMAGE)
 
     def create(folder):
         digest = mutants.tree_digest()
         scores = {}
         for name in MUTANTS:
-            iso, _, error = mutants.build(mutant(name), digest)
+            image, _, error = mutants.build(mutant(name), digest)
             assert error is None, error
             results = folder / f"{name}.json"
-            done = subprocess.run([sys.executable, str(GRADER / "grade.py"), "--iso", str(iso),
+            done = subprocess.run([sys.executable, str(GRADER / "grade.py"), "--image", str(image),
                                    "--results", str(results), "-j", str(JOBS), "-q",
                                    "--timeout-scale", TIMEOUT_SCALE],
                                   capture_output=True, text=True, timeout=1200)
@@ -230,7 +230,7 @@ def test_the_test_edit_would_count_if_the_tree_were_trusted(batch_run, tmp_path)
                            *official.kernel_image(tree), "--only", ",".join(caught),
                            "--timeout-scale", TIMEOUT_SCALE],
                           capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, KEOS_LOG_DIR=str(tmp_path / "logs")))
+                          env=dict(official.make_env(), KEOS_LOG_DIR=str(tmp_path / "logs")))
     assert done.returncode == 0 and f"Score: {points}/{points}" in done.stdout, done.stdout + done.stderr
 
 
