@@ -34,6 +34,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -56,10 +57,20 @@ MAX_MEMBERS = 100_000         # archive members read before giving up
 MAX_IGNORED_LISTED = 100      # ignored files named in the result (the rest are counted)
 BUILD_ERROR_LINES = 20        # compiler lines quoted in a BUILD-ERROR
 NOT_COMPARED = ("build", ".git")  # never listed as ignored: outputs and history
+
+
+def handout_excludes(script=ROOT / "tools" / "mkhandout.sh"):
+    """The paths tools/mkhandout.sh keeps out of the student handout (its EXCLUDE): the
+    reference solution, the mutants quoting it, the policy's second solution."""
+    m = re.search(r"^EXCLUDE=\((.*?)\)", script.read_text(), re.M | re.S)
+    if not m or not m.group(1).split():
+        raise SystemExit(f"official.py: no EXCLUDE=(...) list in {script}")
+    return tuple(p.rstrip("/") for p in m.group(1).split())
+
+
 # Never in the course copy a submission is built in: a student file could #include the
-# reference ("../solution/project3/pager.c"), and the mutants quote its lines. The same
-# paths as tools/mkhandout.sh's EXCLUDE.
-NOT_IN_COURSE = ("solution", "grader/mutants", "grader/test_grader_mutants.py")
+# reference ("../solution/project3/pager.c"), and the mutants quote its lines.
+NOT_IN_COURSE = handout_excludes()
 CHILD_GRACE_S = 10            # after Ctrl-C, how long make/grade.py get to stop
 
 GRADED, MALFORMED, MISSING, UNSAFE, TOO_BIG, POLICY, BUILD_ERROR, ERROR = (

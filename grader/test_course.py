@@ -226,6 +226,7 @@ def test_official_finds_the_files_in_any_usual_layout(tmp_path, layout):
 
 
 def test_the_course_copy_has_no_solution(tmp_path):
+    assert {"solution", "grader/mutants", "grader/policy_fixtures"} <= set(official.NOT_IN_COURSE)
     official.export_course(official.git("rev-parse", "HEAD").decode().strip(), tmp_path / "c")
     for path in official.NOT_IN_COURSE:
         assert not (tmp_path / "c" / path).exists(), path
