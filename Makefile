@@ -10,6 +10,8 @@
 #   make check        the project's whole test suite (host tests + kernel tests)
 #   make grade        Project 3's score
 #   make bench        time the grade (N=5 runs of each test; SOLUTION=1 for the reference)
+#   make submit       pack the files to hand in (build/submit/)
+#   make gradescope   the Gradescope autograder (build/gradescope/autograder.zip)
 #   make format       reformat the C sources (.clang-format)
 #   make handout      export the student tree (no solution/) to build/handout
 #   SOLUTION=1        with any of these: use the reference solution (TAs only)
@@ -291,18 +293,31 @@ PYTEST := $(KEOS_ENV) $(PYTHON) -m pytest -c grader/pytest.ini
 
 # Project 3's score (SOLUTION=1 grades the reference). The student's files are held to
 # the policy (grader/harness/policy.py) before they are built, and their objects after.
+# RESULTS=x.json and JUNIT=x.xml also write the results for a program to read
+# (harness/report.py).
 P3_OBJS := $(patsubst %,$(B)/%.o,$(P3_SRCS))
 grade:
 	$(Q)if $(PYTHON) grader/grade.py --policy-only --sources $(P3_SRCS); then \
 		$(MAKE) --no-print-directory all && NM="$(NM)" OBJDUMP="$(OBJDUMP)" \
 		$(PYTHON) grader/grade.py --image $(IMAGE) --disk $(D)/disk.img \
-			--sources $(P3_SRCS) --objects $(P3_OBJS); \
+			--sources $(P3_SRCS) --objects $(P3_OBJS) \
+			$(if $(RESULTS),--results $(RESULTS)) $(if $(JUNIT),--junit $(JUNIT)); \
 	fi
 
 # Time every graded test, the boot floor and the whole grade (N runs; build/bench.json).
 N ?= 5
 bench: all
 	$(KEOS_ENV) $(PYTHON) grader/bench.py --image $(IMAGE) --disk $(D)/disk.img -n $(N)
+
+# Hand in: build/submit/project3-<user>-<time>.tar.gz with the student files and a
+# manifest (grader/submit.py). FORCE=1 packs even the untouched stubs.
+submit:
+	$(Q)$(PYTHON) grader/submit.py $(if $(filter 1,$(FORCE)),--force)
+
+# The Gradescope autograder (grader/gradescope.py): setup.sh, run_autograder and the
+# course at HEAD without solution/, in build/gradescope/autograder.zip.
+gradescope:
+	$(Q)$(PYTHON) grader/gradescope.py zip $(D)/gradescope/autograder.zip
 
 # Everything: host tests, kernel tests on the student and reference builds,
 # the grader's own checks (mutants included), the reference graded in other
@@ -355,7 +370,7 @@ print-%:
 	@echo '$($*)'
 
 .PHONY: all iso run run-gdb gdb gdb-batch faultmap record replay-gdb check grade bench clean \
-	tools-ok toolchain-ok iso-tools-ok handout format
+	tools-ok toolchain-ok iso-tools-ok handout format submit gradescope
 .DELETE_ON_ERROR:
 # Dependency files named from the object lists, the guests' too (whichever B this is).
 -include $(KERNEL_OBJS:.o=.d) $(GUEST_OBJS:.o=.d)

@@ -9,3 +9,6 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "mutants: builds kernels with planted bugs and checks the grader "
                    "catches each (slow; deselect with -m 'not mutants')")
+    config.addinivalue_line(
+        "markers", "course: grades submissions officially, in batches and through "
+                   "Gradescope's run_autograder (slow; deselect with -m 'not course')")

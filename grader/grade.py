@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import policy, qemu, rubric    # noqa: E402  (after the path fix above)
+from harness import policy, qemu, report, rubric    # noqa: E402  (after the path fix above)
 from harness.log import Verdict             # noqa: E402
 
 LOG_DIR = qemu.LOG_DIR / "grade"      # env KEOS_LOG_DIR moves qemu.LOG_DIR
@@ -48,6 +48,11 @@ def parse_args(argv):
     ap.add_argument("--disk", default=str(qemu.DISK), help="disk image (build/disk.img)")
     ap.add_argument("--rubric", default=str(rubric.RUBRIC), help="rubric file")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--results", metavar="FILE",
+                    help="write each test's verdict, points, time, failure and log as JSON "
+                         "(harness/report.py; make grade RESULTS=FILE)")
+    ap.add_argument("--junit", metavar="FILE",
+                    help="write the results as JUnit XML (make grade JUNIT=FILE)")
     ap.add_argument("-j", "--jobs", type=int, default=2,
                     help="QEMUs at a time (default 2)")
     ap.add_argument("--only", metavar="PATTERN",
@@ -264,6 +269,10 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(to_json(rows, args, earned, possible, wall_s, ideal_s), f, indent=1)
             f.write("\n")
+    if args.results:
+        report.write_json(args.results, report.results(rows, wall_s))
+    if args.junit:
+        Path(args.junit).write_text(report.junit(rows, wall_s))
     if args.expect_score is not None and earned != args.expect_score:
         print(f"grade.py: expected a score of {args.expect_score}, got {earned}",
               file=sys.stderr)

@@ -1,6 +1,7 @@
 """Project 3's rubric (grader/rubric.toml): which kernel test earns how many points.
 
     items = rubric.load()                    # [Item(name, points, timeout, budget)], checked
+    files = rubric.student_files()           # ["project3/npt.c", ...], what a student writes
     line = rubric.score(item, result)        # Scored(verdict, earned, detail)
 
 Only PASS earns points. The same rules serve grade.py (`make grade`) and
@@ -9,7 +10,7 @@ test_project3.py, so the pytest view and the score cannot disagree.
 
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from . import qemu
 from .log import Verdict
@@ -79,6 +80,23 @@ def load(path=RUBRIC):
     if total != TOTAL:
         raise RubricError(f"{path}: the points sum to {total}, not {TOTAL}")
     return items
+
+
+def student_files(path=RUBRIC):
+    """The files a student may change ([submission] student_files): relative, normalized
+    paths with no '..'. The official grade takes these from a submission and nothing else."""
+    with open(path, "rb") as f:
+        files = tomllib.load(f).get("submission", {}).get("student_files")
+    if not isinstance(files, list) or not files or \
+            not all(isinstance(f, str) and f for f in files):
+        raise RubricError(f"{path}: [submission] student_files must be a list of paths")
+    for name in files:
+        p = PurePosixPath(name)
+        if p.is_absolute() or ".." in p.parts or str(p) != name:
+            raise RubricError(f"{path}: student file {name!r} is not a plain relative path")
+    if len(set(files)) != len(files):
+        raise RubricError(f"{path}: a student file is listed twice")
+    return files
 
 
 def detail(result, name=None):
