@@ -23,7 +23,8 @@ Verdicts:
   MISSING       a student file is not in the submission
   UNSAFE        a path escaping the submission (../, absolute), a symlink, a device
   TOO-BIG       a student file over 1 MiB
-  POLICY        refused by the checks before building (reserved: see checks_before_build)
+  POLICY        the student files break the policy (harness/policy.py): sources before
+                building, objects after
   BUILD-ERROR   the kernel does not compile: the compiler's first errors
   ERROR         the grader itself could not run (no QEMU, a broken course copy)
 Exit status: 0 graded, 1 a verdict on the submission, 2 grader error, 130 interrupted.
@@ -49,7 +50,7 @@ from pathlib import Path, PurePosixPath
 GRADER = Path(__file__).resolve().parent
 sys.path.insert(0, str(GRADER))
 
-from harness import report, rubric     # noqa: E402  (after the path fix above)
+from harness import policy, report, rubric     # noqa: E402  (after the path fix above)
 
 ROOT = GRADER.parent
 MAX_FILE = 1 << 20            # bytes: a student file larger than this is refused
@@ -356,11 +357,31 @@ def kernel_image(tree):
 # ---------------------------------------------------------------------------------------
 # Grading.
 
+def student_sources(tree, sub):
+    return [tree / name for name in sorted(sub.files)]
+
+
+def refuse_violations(found):
+    if found:
+        raise Refused(POLICY, "the student files break the rules for them (handouts/"
+                      "project3.md, \"You may call\"):\n" + "\n".join(map(str, found[:10])))
+
+
 def checks_before_build(tree, sub):
-    """Checks on the student files, in place in `tree`, before anything is built; raise
-    Refused(POLICY, why) to refuse. A source policy (no inline asm, allowed includes and
-    symbols) belongs here."""
-    return None
+    """The policy on the student files' sources (harness/policy.py: no inline asm, no port
+    or MSR access, allowlisted includes), in place in `tree`, before anything is built.
+    The course's own rubric holds the allowlists."""
+    allow = policy.load(tree / "grader" / "rubric.toml")
+    refuse_violations(policy.check_sources(student_sources(tree, sub), allow))
+
+
+def checks_after_build(tree, sub):
+    """The policy on the compiled student objects: every undefined symbol allowlisted, no
+    privileged instruction (the build's objects sit at build/<file>.o)."""
+    sources = student_sources(tree, sub)
+    objects = [tree / "build" / f"{s.relative_to(tree)}.o" for s in sources]
+    allow = policy.load(tree / "grader" / "rubric.toml")
+    refuse_violations(policy.check_objects(objects, sources, allow))
 
 
 def ignored_files(sub, course):
@@ -395,6 +416,7 @@ def build(tree, sub, log):
     if status != 0:
         raise Refused(BUILD_ERROR, "the kernel does not compile with the submitted files:\n"
                       + first_errors(out))
+    checks_after_build(tree, sub)
     return time.monotonic() - start
 
 
