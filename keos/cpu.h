@@ -32,8 +32,9 @@ struct cpu {
 	void *svm_host_save; /* kev: this CPU's SVM host-save area */
 	void *svm_host_vmcb; /* kev: host state saved by VMSAVE around VMRUN */
 	struct vcpu *vcpu;   /* kev: the vCPU this CPU is running, or NULL (watchdog reports) */
-	struct spinlock *waiting_for; /* the lock this CPU spins on, or NULL */
-	volatile uint64_t tick_us;    /* uptime at its last timer tick (watchdog.c) */
+	struct spinlock *waiting_for;	   /* the lock this CPU spins on, or NULL */
+	volatile uint64_t tick_us;	   /* uptime at its last timer tick (watchdog.c) */
+	struct trapframe *volatile irq_tf; /* the frame an interrupt handler interrupted */
 };
 
 extern struct cpu cpus[MAX_CPUS];

@@ -4,7 +4,9 @@
  * A lock keeps lines from different CPUs from interleaving mid-line.
  */
 #include "printk.h"
+#include "cpu.h"
 #include "spinlock.h"
+#include "thread.h"
 
 extern volatile bool panicking;
 static struct spinlock console_lock = SPINLOCK_INIT("console");
@@ -18,8 +20,17 @@ static void panic_write(const char *buf, size_t len)
 {
 	static volatile bool lock_abandoned;
 	bool taken = false;
-	for (int i = 0; i < 200000 && !lock_abandoned && !taken; i++)
+	if (console_lock.locked && console_lock.cpu == mycpu()->id) {
+		/* This CPU was stopped (NMI) in the middle of a line: start a new one. */
+		serial_write("\n", 1);
+		lock_abandoned = true;
+	}
+	/* 50 ms: a whole line takes a few ms through the emulated UART on a loaded host. */
+	for (uint64_t give_up = uptime_us() + 50000; !lock_abandoned && !taken;) {
 		taken = __atomic_exchange_n(&console_lock.locked, 1, __ATOMIC_ACQUIRE) == 0;
+		if (!taken && uptime_us() > give_up)
+			break;
+	}
 	if (!taken)
 		lock_abandoned = true;
 	serial_write(buf, len);

@@ -145,6 +145,9 @@ void trap(struct trapframe *tf)
 		const char *name = exception_names[tf->vector];
 		panic_trap(tf, name ? name : "exception");
 	}
+	/* An NMI from the watchdog during this handler reports what it interrupted. */
+	struct trapframe *outer = mycpu()->irq_tf;
+	mycpu()->irq_tf = outer ? outer : tf;
 	if (handlers[tf->vector])
 		handlers[tf->vector](tf);
 	else if (tf->vector != T_SPURIOUS)
@@ -152,6 +155,7 @@ void trap(struct trapframe *tf)
 		       mycpu()->id);
 	if (tf->vector != T_SPURIOUS)
 		lapic_eoi();
+	mycpu()->irq_tf = outer;
 	/* The timer handler may ask to switch threads; do it on the way out. */
 	if (tf->vector == T_TIMER)
 		thread_preempt();

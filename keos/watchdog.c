@@ -167,16 +167,25 @@ static int silent_cpu(uint64_t now)
 	return -1;
 }
 
+/* Each CPU's timer tick while it runs (a tick that interrupts it must not fire). */
+static struct trapframe *volatile in_tick[MAX_CPUS];
+
 void watchdog_tick(struct trapframe *tf)
 {
+	/* A tick that interrupts this function (a slow, loaded host) must not fire: its
+	 * frame is the watchdog's own, and the report must show the code the outer tick
+	 * interrupted. The outer tick, or the next one, does the check. */
+	int me = mycpu()->id;
+	if (in_tick[me])
+		return;
+	in_tick[me] = tf;
 	uint64_t now = uptime_us();
 	mycpu()->tick_us = now;
-	if (deadline_us == 0)
-		return;
-	if (now >= deadline_us)
+	if (deadline_us != 0 && now >= deadline_us)
 		fire("no verdict within its budget", tf->rip, tf->rbp);
-	else if (silent_cpu(now) >= 0)
+	else if (deadline_us != 0 && silent_cpu(now) >= 0)
 		fire("a CPU ran with interrupts off for too long", tf->rip, tf->rbp);
+	in_tick[me] = NULL;
 }
 
 bool watchdog_lock_wait(struct spinlock *l, uint64_t since_us, bool reported_before)
@@ -199,6 +208,10 @@ bool watchdog_nmi(struct trapframe *tf)
 	int me = mycpu()->id;
 	while (report_turn != me)
 		wait_a_little();
+	/* Stopped inside an interrupt handler (its own timer tick, say, that lost the race
+	 * to fire): show what the handler interrupted, not the handler. */
+	if (mycpu()->irq_tf)
+		tf = mycpu()->irq_tf;
 	report(me, tf->rip, tf->rbp);
 	reported[me] = true;
 	for (;;) /* NMIs stay blocked (no iret), so nothing wakes this CPU again */

@@ -265,7 +265,8 @@ def _parse_watchdog_line(log, line):
     if m := _LOCK_WAIT.match(line):
         log.lock_waits.append(m.group(1))
         return True
-    if m := _WATCHDOG.match(line):
+    # search, not match: a line that an NMI cut in two may run into the report's own
+    if m := _WATCHDOG.search(line):
         if log.watchdog is None:
             log.watchdog = Watchdog(m.group(1), m.group(2),
                                     after_ms=int(m.group(3)) if m.group(3) else None)
@@ -273,7 +274,7 @@ def _parse_watchdog_line(log, line):
     wd = log.watchdog
     if wd is None or wd.ended:
         return False
-    if m := _WATCHDOG_CPU.match(line):
+    if m := _WATCHDOG_CPU.search(line):
         wd.cpus.append(CpuReport(int(m.group(1)), m.group(2)))
     elif m := _TEST_TIMEOUT.match(line):
         wd.ended = True
