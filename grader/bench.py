@@ -37,11 +37,7 @@ OUT = qemu.BUILD / "bench.json"
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="bench.py", description=__doc__.split("\n")[0])
-    ap.add_argument("--image", "--iso", dest="image",
-                    default=os.environ.get("KEOS_IMAGE", str(qemu.IMAGE)),
-                    help="kernel ELF (booted directly) or GRUB ISO (env KEOS_IMAGE; default "
-                         "build/kernel.elf)")
-    ap.add_argument("--disk", default=str(qemu.DISK), help="disk image (build/disk.img)")
+    qemu.add_image_options(ap, "time")
     ap.add_argument("-n", "--runs", type=int, default=5, help="runs of each (default 5)")
     ap.add_argument("--only", metavar="PATTERN", help="rubric tests to time (glob, comma list)")
     ap.add_argument("--json", default=str(OUT), help=f"where to write (default {OUT})")

@@ -41,11 +41,7 @@ TIMES = LOG_DIR / "times.json"
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="grade.py", description=__doc__.split("\n")[0])
-    ap.add_argument("--image", "--iso", dest="image",
-                    default=os.environ.get("KEOS_IMAGE", str(qemu.IMAGE)),
-                    help="kernel ELF (booted directly) or GRUB ISO to grade (env KEOS_IMAGE; "
-                         "default build/kernel.elf)")
-    ap.add_argument("--disk", default=str(qemu.DISK), help="disk image (build/disk.img)")
+    qemu.add_image_options(ap, "grade")
     ap.add_argument("--rubric", default=str(rubric.RUBRIC), help="rubric file")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--results", metavar="FILE",

@@ -167,18 +167,13 @@ static int silent_cpu(uint64_t now)
 	return -1;
 }
 
-/* Each CPU's timer tick while it runs (a tick that interrupts it must not fire). */
-static struct trapframe *volatile in_tick[MAX_CPUS];
-
 void watchdog_tick(struct trapframe *tf)
 {
-	/* A tick that interrupts this function (a slow, loaded host) must not fire: its
-	 * frame is the watchdog's own, and the report must show the code the outer tick
-	 * interrupted. The outer tick, or the next one, does the check. */
-	int me = mycpu()->id;
-	if (in_tick[me])
+	/* A tick that interrupts another interrupt handler (this one, on a slow host) must
+	 * not fire: the report must show the code the outermost handler interrupted
+	 * (trap.c keeps that frame in irq_tf). That handler, or the next tick, checks. */
+	if (mycpu()->irq_tf != tf)
 		return;
-	in_tick[me] = tf;
 	uint64_t now = uptime_us();
 	mycpu()->tick_us = now;
 	/* Read the deadline once: the test may end (deadline 0) between two reads. */
@@ -187,7 +182,6 @@ void watchdog_tick(struct trapframe *tf)
 		fire("no verdict within its budget", tf->rip, tf->rbp);
 	else if (deadline != 0 && silent_cpu(now) >= 0)
 		fire("a CPU ran with interrupts off for too long", tf->rip, tf->rbp);
-	in_tick[me] = NULL;
 }
 
 bool watchdog_lock_wait(struct spinlock *l, uint64_t since_us, bool reported_before)

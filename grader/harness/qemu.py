@@ -93,6 +93,16 @@ class QemuMissing(Exception):
     pass
 
 
+def add_image_options(ap, what="boot"):
+    """--image and --disk for a command-line tool that boots the kernel (grade.py,
+    bench.py): one definition of their names, defaults and environment variable."""
+    ap.add_argument("--image", "--iso", dest="image",
+                    default=os.environ.get("KEOS_IMAGE", str(IMAGE)),
+                    help=f"kernel ELF (booted directly) or GRUB ISO to {what} (env "
+                         "KEOS_IMAGE; default build/kernel.elf)")
+    ap.add_argument("--disk", default=str(DISK), help="disk image (build/disk.img)")
+
+
 def fw_cfg_string(name, value):
     """-fw_cfg option text; QEMU's option parser needs commas in values doubled."""
     return f"name={name},string={value.replace(',', ',,')}"
