@@ -38,11 +38,11 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-GRADER = Path(__file__).resolve().parent
-sys.path.insert(0, str(GRADER))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import official                          # noqa: E402  (after the path fix above)
 from harness import report, rubric      # noqa: E402
+from harness.paths import GRADER, ROOT  # noqa: E402
 
 ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2|tar\.xz|txz)$")
 SUBMIT_NAME = re.compile(r"^project3-(.+)-\d{8}-\d{6}$")    # make submit's file names
@@ -299,7 +299,7 @@ def tables(out, subs, items):
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="batch.py", description=__doc__.split("\n")[0])
     ap.add_argument("paths", nargs="+", metavar="DIR_OR_FILE")
-    ap.add_argument("-o", "--out", default=str(official.ROOT / "build" / "batch"),
+    ap.add_argument("-o", "--out", default=str(ROOT / "build" / "batch"),
                     help="results folder (default build/batch)")
     ap.add_argument("-j", "--jobs", type=int, default=2, help="submissions at a time (2)")
     ap.add_argument("--qemus", type=int, default=1, help="QEMUs at a time per submission (1)")
@@ -311,7 +311,7 @@ def parse_args(argv):
                     help="multiply every test's timeout (env KEOS_TIMEOUT_SCALE)")
     ap.add_argument("--course-commit", default="HEAD", help="the course version (HEAD)")
     ap.add_argument("--course", help="a copy of the course instead of a commit")
-    ap.add_argument("--cache", default=str(official.ROOT / "build" / "official"),
+    ap.add_argument("--cache", default=str(ROOT / "build" / "official"),
                     help="built course versions (build/official)")
     ap.add_argument("--redo", action="store_true", help="grade even what is already graded")
     args = ap.parse_args(argv)

@@ -21,12 +21,11 @@ import re
 import sys
 from pathlib import Path
 
-GRADER = Path(__file__).resolve().parent
-sys.path.insert(0, str(GRADER))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import rubric      # noqa: E402  (after the path fix above)
+from harness.paths import ROOT    # noqa: E402
 
-ROOT = GRADER.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "classroom.yml"
 COMMAND_GRADER = "classroom-resources/autograding-command-grader@v1"
 REPORTER = "classroom-resources/autograding-grader-reporter@v1"

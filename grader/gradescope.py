@@ -23,11 +23,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-GRADER = Path(__file__).resolve().parent
-sys.path.insert(0, str(GRADER))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import official                      # noqa: E402  (after the path fix above)
 from harness import report, rubric  # noqa: E402
+from harness.paths import ROOT      # noqa: E402
 
 LOG_EXCERPT_LINES = 15
 VISIBILITY = "visible"        # tests and the top-level output; "after_published" hides them
@@ -160,12 +160,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="gradescope.py", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     z = sub.add_parser("zip", help="build the autograder zip")
-    z.add_argument("out", nargs="?", default=str(official.ROOT / "build" / "gradescope" /
+    z.add_argument("out", nargs="?", default=str(ROOT / "build" / "gradescope" /
                                                  "autograder.zip"))
     r = sub.add_parser("results", help="official.py's JSON to Gradescope's results.json")
     r.add_argument("official_json")
     r.add_argument("results_json")
-    r.add_argument("--course", default=str(official.ROOT), help="the course copy (rubric)")
+    r.add_argument("--course", default=str(ROOT), help="the course copy (rubric)")
     r.add_argument("--limit", type=float, help="the time official.py was given (seconds)")
     args = ap.parse_args(argv)
     try:

@@ -47,12 +47,11 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-GRADER = Path(__file__).resolve().parent
-sys.path.insert(0, str(GRADER))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import policy, report, rubric     # noqa: E402  (after the path fix above)
+from harness.paths import ROOT    # noqa: E402
 
-ROOT = GRADER.parent
 MAX_FILE = 1 << 20            # bytes: a student file larger than this is refused
 MAX_MEMBERS = 100_000         # archive members read before giving up
 MAX_IGNORED_LISTED = 100      # ignored files named in the result (the rest are counted)

@@ -24,12 +24,11 @@ import tarfile
 import time
 from pathlib import Path
 
-GRADER = Path(__file__).resolve().parent
-sys.path.insert(0, str(GRADER))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import rubric      # noqa: E402  (after the path fix above)
+from harness.paths import ROOT    # noqa: E402
 
-ROOT = GRADER.parent
 OUT_DIR = ROOT / "build" / "submit"
 
 

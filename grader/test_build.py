@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from harness import qemu
+from harness.paths import ROOT
 from harness.plugin import make_locked as make
 
-ROOT = qemu.ROOT
 SOLUTION = ROOT / "solution" / "project3"
 
 

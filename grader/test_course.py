@@ -23,9 +23,8 @@ import classroom
 import gradescope
 import official
 from harness import report, rubric
+from harness.paths import GRADER, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-GRADER = ROOT / "grader"
 # official.py exports the course with `git archive`: a copy without .git cannot.
 pytestmark = pytest.mark.skipif(not (ROOT / ".git").exists(),
                                 reason="not a git checkout: the course is exported with git")

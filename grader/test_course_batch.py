@@ -21,6 +21,7 @@ import pytest
 import gradescope
 import official
 from harness import qemu
+from harness.paths import GRADER, ROOT
 from harness.plugin import SOLUTION_DIR, SOLUTION_IMAGE
 from test_course import ITEMS, STUDENT_FILES, check_gradescope_results, stubs, tarball
 
@@ -29,8 +30,6 @@ try:
 except ImportError:         # the student handout has neither the mutants nor solution/
     mutants = None
 
-ROOT = qemu.ROOT
-GRADER = ROOT / "grader"
 JOBS = 2
 # Mutants whose knock-on effects are deterministic (no "only when two vCPUs race").
 MUTANTS = ("mmio_overflow", "mmio_start_only", "pager_no_offset")

@@ -9,7 +9,6 @@ import pytest
 
 from harness import faultmap
 
-ROOT = Path(__file__).resolve().parent.parent
 
 # A small made-up run: two segments (the second with a bss tail), one host fault outside
 # the image, a race on page 0x101 and a page read twice.

@@ -7,15 +7,13 @@ test_mkrootfs.py) and, for files that come from rootfs/, of the files themselves
 """
 
 import zlib
-from pathlib import Path
 
 import pytest
 
 from harness.qemu import DISK
+from harness.paths import ROOT
 from harness.plugin import run_alone_if_not_passed
 from test_mkrootfs import read_image
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.kernel

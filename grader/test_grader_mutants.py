@@ -40,9 +40,9 @@ from pathlib import Path
 import pytest
 
 from harness import Verdict, examples, qemu, replay, rubric
+from harness.paths import ROOT
 from harness.plugin import MAKE_VARS, SOLUTION_DIR, SOLUTION_IMAGE
 
-ROOT = qemu.ROOT
 MUTANT_DIR = ROOT / "grader" / "mutants"
 WORK = qemu.BUILD / "mutants"
 TARGETS = {"pager": "solution/project3/pager.c", "mmio": "solution/project3/mmio.c",

@@ -2,11 +2,10 @@
 solution/ and the mutants, checked for leaked reference code, and buildable."""
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness.paths import ROOT
 
 
 def test_handout_has_no_solution_and_builds(tmp_path):

@@ -22,13 +22,12 @@ import platform
 import re
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
+from harness.paths import ROOT
 from harness.plugin import make_locked
 
-ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "build" / "host" / "insn_driver"
 
 if platform.machine().lower() not in ("x86_64", "amd64"):

@@ -9,14 +9,13 @@ holds the same list. Some tests get extra checks on what they print (METRIC line
 """
 
 import zlib
-from pathlib import Path
 
 import pytest
 
 from harness import ktests, qemu
+from harness.paths import ROOT
 from harness.plugin import run_alone_if_not_passed
 
-ROOT = Path(__file__).resolve().parent.parent
 ROOTFS = ROOT / "rootfs"
 # Files the build adds to the disk: big.bin, and the guest kernels the pager boots.
 GENERATED = (qemu.BUILD / "rootfs", qemu.BUILD / "guests")

@@ -8,14 +8,13 @@ where solution/ is absent (students' copies). The two capability tests at the en
 no NPT and run on the student kernel everywhere.
 """
 
-from pathlib import Path
 
 import pytest
 
 from harness import Verdict, ktests
+from harness.paths import ROOT
 from harness.plugin import run_alone_if_not_passed
 
-ROOT = Path(__file__).resolve().parent.parent
 SMP = 4
 
 KEV_TESTS = ktests.in_group(ktests.from_sources(ROOT), "kev")

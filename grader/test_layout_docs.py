@@ -8,13 +8,12 @@ can hold both symbol files (.gdbinit), and the page_off mutant's expected messag
 """
 import re
 import struct
-from pathlib import Path
 
 import pytest
 
 from harness import qemu
+from harness.paths import ROOT
 
-ROOT = qemu.ROOT
 GUEST_ELF = qemu.BUILD / "guests" / "keos.elf"
 HOST_ELF = qemu.BUILD / "kernel.elf"
 MANUAL = ROOT / "handouts" / "project3.md"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.paths import ROOT
 from harness.plugin import make_locked
 
-ROOT = Path(__file__).resolve().parent.parent
 TOOL = ROOT / "build" / "tools" / "mkrootfs"
 
 BLOCK = 4096

@@ -17,13 +17,12 @@ import fcntl
 import re
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from harness import examples
+from harness.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 MAKEFILE = ROOT / "grader" / "host" / "npt.mk"
 BUILD = ROOT / "build" / "host"
 TESTS_SRC = ROOT / "project3" / "tests" / "npt_tests.c"

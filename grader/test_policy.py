@@ -12,13 +12,12 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from harness import policy
+from harness.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SECOND = ROOT / "grader" / "policy_fixtures" / "second_solution"
 SOLUTIONS = {"skeleton": ROOT / "project3", "reference": ROOT / "solution" / "project3",
              "second": SECOND}

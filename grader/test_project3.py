@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from harness import Verdict, ktests, plugin, qemu, rubric
+from harness.paths import ROOT
 from harness.plugin import SOLUTION_DIR, SOLUTION_IMAGE
 
-ROOT = Path(__file__).resolve().parent.parent
 ITEMS = rubric.load()
 PROJECT3_GROUPS = ("npt", "mmio", "pager")
 

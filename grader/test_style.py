@@ -2,11 +2,11 @@
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness.paths import ROOT
+
 DIRS = ("keos", "kev", "project3", "solution", "guests", "tools", "grader/policy_fixtures")
 
 

@@ -27,8 +27,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-RUBRIC = ROOT / "grader" / "rubric.toml"
+from .paths import ROOT
+from .rubric import RUBRIC
+
 STUDENT_FILES = ("npt.c", "mmio.c", "pager.c")     # under project3/
 
 INLINE_ASM = {"asm", "__asm", "__asm__"}

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from . import faultmap, verdict
 from .log import Result, parse_log
+from .paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 # The Makefile's build directory for this toolchain (env KEOS_BUILD; `make` sets it).
 BUILD = Path(os.environ.get("KEOS_BUILD", ROOT / "build")).resolve()
 # How a boot image is made from a build directory: BOOT=direct|iso in the Makefile.

@@ -10,13 +10,14 @@ test_project3.py, so the pytest view and the score cannot disagree.
 
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from . import qemu
 from .log import Verdict
+from .paths import GRADER
 from .where import panic_detail, timeout_detail
 
-RUBRIC = Path(__file__).resolve().parents[1] / "rubric.toml"
+RUBRIC = GRADER / "rubric.toml"
 TOTAL = 100
 # The kernel watchdog's budget for a test (keos/watchdog.c): its reference time (ref_ms
 # in the rubric) times BUDGET_FACTOR, at least BUDGET_FLOOR_S; it must end BOOT_MARGIN_S

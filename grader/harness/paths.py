@@ -1,0 +1,11 @@
+"""Where the course is: the one definition of ROOT (the repository, the handout copy, or
+Gradescope's /autograder/source/course) for every script and test.
+
+The standalone scripts (official.py, grade.py, ...) put grader/ on sys.path first and
+then import this like the tests do:  from harness.paths import ROOT
+"""
+
+from pathlib import Path
+
+GRADER = Path(__file__).resolve().parents[1]    # grader/: this package's parent
+ROOT = GRADER.parent
