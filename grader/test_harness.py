@@ -559,12 +559,12 @@ def plugin_session(tmp_path, tests, xdist):
     loads the plugin, with -n 2 if `xdist`. Returns (the process, its log directory)."""
     if xdist:
         pytest.importorskip("xdist")
-    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --strict-markers\n")
     (tmp_path / "conftest.py").write_text(
         f"import sys\nsys.path.insert(0, {str(GRADER)!r})\npytest_plugins = ['harness.plugin']\n")
     (tmp_path / "test_fake.py").write_text(tests.format(fake=FAKE))
     logs = tmp_path / "logs"
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", str(tmp_path)]
+    cmd = [sys.executable, "-m", "pytest", "-c", str(GRADER / "pytest.ini"), "--rootdir",
+           str(tmp_path), "-p", "no:cacheprovider", "-rA", str(tmp_path)]
     if xdist:
         cmd += ["-n", "2"]
     env = dict(os.environ, KEOS_LOG_DIR=str(logs))

@@ -1,4 +1,5 @@
-"""pytest plugin: the `keos` fixture, the timeout_s marker, and the QEMU timing summary.
+"""pytest plugin: the `keos` fixture, the timeout_s marker (declared in grader/pytest.ini),
+and the QEMU timing summary.
 
     def test_palloc(keos):
         keos("keos.palloc").expect_pass()
@@ -72,9 +73,6 @@ def pytest_configure(config):
         config.keos_run_id = config.getoption("testrunuid", None) or uuid.uuid4().hex
         if hasattr(config.option, "testrunuid"):
             config.option.testrunuid = config.keos_run_id   # the one xdist gives workers
-    config.addinivalue_line(
-        "markers", f"timeout_s(seconds): wall-clock limit of each QEMU run in the test "
-                   f"(default {DEFAULT_TIMEOUT_S:g})")
     if not hasattr(config, "workerinput"):      # the xdist controller, or no xdist at all
         config.pluginmanager.register(TimingReport(), "keos-timing-report")
 
