@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from harness import Verdict, policy, qemu, rubric
+from harness.mutant import read_header
 from harness.plugin import SOLUTION_IMAGE
 from test_grader_mutants import BUILD_JOBS, ITEMS, MUTANT_DIR, ROOT, WORK, Mutant, build, \
     copy_tree, make_image, tree_digest
@@ -38,13 +39,10 @@ pytestmark = [pytest.mark.mutants, pytest.mark.kernel]
 def load_forgeries():
     out = []
     for script in sorted(MUTANT_DIR.glob("forge_*.sed")):
-        text = script.read_text()
-        fields = {key: re.findall(rf"^# {key}:(.*)$", text, re.M)
-                  for key in ("expect", "verdict", "policy")}
-        m = Mutant(script.stem, script, TARGET, fields["expect"][0].split(), [], [],
-                   solution=False)
-        m.verdict = Verdict(fields["verdict"][0].strip())
-        m.policy = fields["policy"][0].strip()
+        header = read_header(script)
+        m = Mutant(script.stem, script, TARGET, header.expect, [], [], solution=False)
+        m.verdict = Verdict(header.verdict)
+        m.policy = header.policy
         out.append(m)
     return out
 

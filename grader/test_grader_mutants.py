@@ -40,6 +40,7 @@ from pathlib import Path
 import pytest
 
 from harness import Verdict, examples, qemu, replay, rubric
+from harness.mutant import read_header
 from harness.paths import ROOT
 from harness.plugin import MAKE_VARS, SOLUTION_DIR, SOLUTION_IMAGE
 
@@ -93,23 +94,13 @@ def load_mutants():
     scripts += sorted(MUTANT_DIR.glob("hang_*.sed"))
     out = []
     for script in scripts:
-        text = script.read_text()
-
-        def names(key):
-            return [n for line in re.findall(rf"^# {key}:(.*)$", text, re.M)
-                    for n in line.split("(")[0].split()]
-
-        def one(key):
-            found = re.search(rf"^# {key}: (.*)$", text, re.M)
-            return found.group(1).strip() if found else None
+        header = read_header(script)
         more, may = NPT_MUTANTS.get(script.stem, ([], []))
-        messages = [tuple(m.split(": ", 1)) for m in re.findall(r"^# message: (.*)$", text, re.M)]
-        verdict = one("verdict")
         out.append(Mutant(script.stem, script,
-                          one("target") or TARGETS.get(script.stem.split("_")[0]),
-                          names("expect") + more, names("may-fail") + may, messages,
-                          verdict=Verdict(verdict) if verdict else None,
-                          detail=one("detail")))
+                          header.target or TARGETS.get(script.stem.split("_")[0]),
+                          header.expect + more, header.may_fail + may, header.messages,
+                          verdict=Verdict(header.verdict) if header.verdict else None,
+                          detail=header.detail))
     return out
 
 
