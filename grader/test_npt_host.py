@@ -1,7 +1,8 @@
 """Project 3 part 1 (nested page table) on the host, under ASan and UBSan.
 
 The KTEST()s of project3/tests/npt_tests.c are linked with an npt.c into a
-Linux program (grader/host/) and run one by one:
+Linux program (grader/host/) and run one by one. The program prints what the
+kernel's runner prints, and harness/log.py reads it (parse_host_output):
 
 * test_student: the student's project3/npt.c. A test that reaches a TODO()
   is reported as xfail ("not implemented"), apart from a real failure.
@@ -20,7 +21,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness import examples
+from harness import Verdict, classify, examples, ktests
+from harness.log import outcomes_by_test, parse_host_output
+from harness.mutant import read_header
 from harness.paths import ROOT
 
 MAKEFILE = ROOT / "grader" / "host" / "npt.mk"
@@ -37,21 +40,16 @@ needs_solution = pytest.mark.skipif(not SOLUTION_SRC.exists(),
                                     reason="solution/project3/npt.c is not here")
 
 
-def ktest_names():
-    """Test names in the order KTEST() defines them in the source."""
-    text = TESTS_SRC.read_text()
-    return [f"{g}.{n}" for g, n in re.findall(r"^KTEST\((\w+),\s*(\w+)\)", text, re.M)]
-
-
-TEST_NAMES = ktest_names()
+TEST_NAMES = ktests.in_file(TESTS_SRC)     # in the order the runner runs them
+CAUGHT = (Verdict.FAIL, Verdict.PANIC)      # as in the kernel (test_grader_mutants.py)
 
 
 @dataclass
 class Outcome:
-    verdict: str  # PASS, FAIL, NOTIMPL, or MISSING (no verdict line)
-    line: str     # the verdict line
+    verdict: Verdict    # of the test; TIMEOUT if the program did not end in time
+    detail: str         # the failure, panic message or TODO() reached, if any
     returncode: int
-    output: str   # stdout and stderr, for messages
+    output: str         # stdout and stderr, for messages
 
 
 def make(*args):
@@ -81,14 +79,20 @@ def run(prog, selection):
 
 
 def run_test(prog, name):
+    """Run one test, read as a kernel run is read (the run's verdict decides an
+    unfinished test's, as in harness/log.py)."""
     proc, output = run(prog, name)
     if proc is None:
-        return Outcome("FAIL", f"TEST-FAIL {name} timeout", -1, output)
-    for line in proc.stdout.splitlines():
-        m = re.match(r"TEST-(PASS|FAIL|NOTIMPL) (\S+)", line)
-        if m and m.group(2) == name:
-            return Outcome(m.group(1), line, proc.returncode, output)
-    return Outcome("MISSING", "", proc.returncode, output)
+        return Outcome(Verdict.TIMEOUT, f"timed out after {RUN_TIMEOUT} s", -1, output)
+    log = parse_host_output(proc.stdout)
+    verdict, note = classify(log, proc.returncode)
+    outcome = outcomes_by_test(log, verdict).get(name)
+    if outcome is None:     # the test never started
+        return Outcome(verdict, note, proc.returncode, output)
+    detail = outcome.failure or log.panic or note
+    if log.not_implemented:
+        detail = f"not implemented: {log.not_implemented} ({log.not_implemented_at})"
+    return Outcome(outcome.verdict, detail, proc.returncode, output)
 
 
 @pytest.fixture(scope="session")
@@ -116,25 +120,23 @@ def test_runner_finds_every_ktest(student_prog):
 
 
 def test_runner_rejects_unknown_test(student_prog):
-    proc, output = run(student_prog, "npt.no_such_test")
-    assert proc is not None and proc.returncode == 1, output
+    o = run_test(student_prog, "npt.no_such_test")
+    assert o.verdict == Verdict.ERROR and "matched no test" in o.detail, o.output
 
 
 @pytest.mark.parametrize("name", TEST_NAMES)
 def test_student(student_prog, name):
     o = run_test(student_prog, name)
-    if o.verdict == "NOTIMPL":
-        pytest.xfail(o.line.split(" ", 2)[2])
-    assert o.verdict == "PASS", f"{name} did not pass:\n{o.output}"
-    assert o.returncode == 0, o.output
+    if o.verdict == Verdict.NOT_IMPLEMENTED:
+        pytest.xfail(o.detail)
+    assert o.verdict == Verdict.PASS, f"{name} did not pass:\n{o.output}"
 
 
 @needs_solution
 @pytest.mark.parametrize("name", TEST_NAMES)
 def test_solution(solution_prog, name):
     o = run_test(solution_prog, name)
-    assert o.verdict == "PASS", f"the reference solution fails {name}:\n{o.output}"
-    assert o.returncode == 0, o.output
+    assert o.verdict == Verdict.PASS, f"the reference solution fails {name}:\n{o.output}"
 
 
 def is_untouched_stub(path):
@@ -146,39 +148,22 @@ def is_untouched_stub(path):
 
 
 def test_stub_reports_not_implemented(student_prog):
+    """Every test of the stub stops at a TODO(), which ends the run with its own exit
+    status, as in the kernel (one run per test: the first TODO() ends a run)."""
     if not is_untouched_stub(STUDENT_SRC):
         pytest.skip("project3/npt.c is no longer the handed-out stub")
-    proc, output = run(student_prog, "*")
-    assert proc is not None, output
-    verdicts = {}
-    for line in proc.stdout.splitlines():
-        m = re.match(r"TEST-(PASS|FAIL|NOTIMPL) (\S+)", line)
-        if m:
-            verdicts[m.group(2)] = m.group(1)
-    assert verdicts == {name: "NOTIMPL" for name in TEST_NAMES}, output
-    assert proc.returncode == 3, f"not-implemented must have its own exit status\n{output}"
-    assert "not implemented: npt_" in proc.stdout
-
-
-def mutant_expectations(sed):
-    names = []
-    for line in sed.read_text().splitlines():
-        if line.startswith("# expect:"):
-            names += line.split(":", 1)[1].split()
-    return names
-
-
-def mutant_messages(sed):
-    """{test: text its failure must contain}, from "# message: <test>: <text>" lines: the
-    message names the bug's place (issue 15), not just that something is wrong."""
-    return dict(line.split(":", 1)[1].strip().split(": ", 1)
-                for line in sed.read_text().splitlines() if line.startswith("# message:"))
+    outcomes = {name: run_test(student_prog, name) for name in TEST_NAMES}
+    verdicts = {name: o.verdict for name, o in outcomes.items()}
+    assert verdicts == {name: Verdict.NOT_IMPLEMENTED for name in TEST_NAMES}, \
+        "\n".join(o.output for o in outcomes.values())
+    assert all(o.detail.startswith("not implemented: npt_") for o in outcomes.values())
 
 
 @needs_solution
 @pytest.mark.parametrize("sed", MUTANTS, ids=lambda p: getattr(p, "stem", str(p)))
 def test_mutant_is_caught(runtime, sed):
-    expected = mutant_expectations(sed)
+    header = read_header(sed)
+    expected = header.expect
     assert expected, f"{sed.name} has no '# expect:' line"
     unknown = set(expected) - set(TEST_NAMES)
     assert not unknown, f"{sed.name} expects unknown tests {unknown}"
@@ -195,15 +180,16 @@ def test_mutant_is_caught(runtime, sed):
     prog = build(src, out_dir / "npt")
 
     survivors, unclear = [], []
-    messages = mutant_messages(sed)
+    # "# message: <test>: <text>": the failure names the bug's place (issue 15)
+    messages = dict(header.messages)
     for name in expected:
         o = run_test(prog, name)
-        if o.verdict != "FAIL":
-            survivors.append(f"{name}: {o.verdict}")
-        elif name in messages and messages[name] not in o.line:
-            unclear.append(f"{name}: {o.line!r} lacks {messages[name]!r}")
+        if o.verdict not in CAUGHT:
+            survivors.append(f"{name}: {o.verdict.value}")
+        elif name in messages and messages[name] not in o.detail:
+            unclear.append(f"{name}: {o.detail!r} lacks {messages[name]!r}")
         elif name in messages:
-            unclear += filter(None, [examples.example_mismatch(name, o.line.split(" ", 2)[2])])
+            unclear += filter(None, [examples.example_mismatch(name, o.detail)])
     assert not survivors, f"mutant {sed.stem} was not caught by: {survivors}"
     assert not unclear, f"mutant {sed.stem}: the message does not name the bug:\n" + \
         "\n".join(unclear)

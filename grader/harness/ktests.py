@@ -76,12 +76,17 @@ def from_elf(path):
     return names
 
 
+def in_file(path):
+    """The "group.name" of every KTEST() in one C file, in the order it defines them."""
+    return [f"{g}.{n}" for g, n in _KTEST.findall(Path(path).read_text())]
+
+
 def from_sources(root, dirs=SOURCE_DIRS):
     """Every "group.name" defined with KTEST() in the C files under root/dirs (sorted)."""
     names = set()
     for d in dirs:
         for path in sorted((Path(root) / d).rglob("*.c")):
-            names.update(f"{g}.{n}" for g, n in _KTEST.findall(path.read_text()))
+            names.update(in_file(path))
     return sorted(names)
 
 

@@ -187,14 +187,33 @@ class Log:
 def parse_log(text, channel="", secret=None):
     """The console `text` and the verdict `channel` (checked against `secret`)."""
     log = Log()
-    for raw in text.splitlines():
-        line = _ANSI.sub("", raw).rstrip("\r")
-        log.lines.append(line)
+    for line in _console_lines(log, text):
         _parse_console_line(log, line)
     lines, log.channel_problems = channel_mod.verify(channel, secret)
     for line in lines:
         _parse_verdict_line(log, line)
     return log
+
+
+def parse_host_output(text):
+    """The output of grader/host's test runner: a Linux process that prints the kernel
+    runner's verdict lines and console lines on one stream (stdout). Nothing there is
+    authenticated: what the tests on the host decide is not a grade."""
+    log = Log()
+    for line in _console_lines(log, text):
+        if channel_mod.VERDICT_LIKE.match(line):
+            _parse_verdict_line(log, line.strip())
+        else:
+            _parse_console_line(log, line)
+    return log
+
+
+def _console_lines(log, text):
+    """The lines of `text` without colour codes and carriage returns, kept in log.lines."""
+    for raw in text.splitlines():
+        line = _ANSI.sub("", raw).rstrip("\r")
+        log.lines.append(line)
+        yield line
 
 
 def _parse_console_line(log, line):

@@ -6,19 +6,23 @@
  *                              comma-separated names, a trailing '*' matches
  *                              a prefix; no selection means all.
  *
- * Each test runs in its own child process, so a crash or sanitizer report
- * ends that test only. Output lines (one verdict per test):
+ * It speaks the kernel runner's dialect (keos/test.c, keos/panic.c), on
+ * stdout, so harness/log.py reads both (parse_host_output):
  *
  *   TEST-START <name>
  *   TEST-PASS <name> ms=<n>
  *   TEST-FAIL <name> <file>:<line>: <what failed>      (CHECK failed)
- *   TEST-FAIL <name> panic: <message>                  (panic, ASSERT)
- *   TEST-FAIL <name> crashed: <exit status or signal>  (sanitizer, signal)
- *   TEST-NOTIMPL <name> not implemented: <func> (<file>:<line>)
- *   TESTS-DONE passed=<n> failed=<n> notimpl=<n>
+ *   METRIC <name> <key>=<value>
+ *   TESTS-DONE passed=<n> failed=<n> skipped=0
+ *   EXIT <code>
+ *   PANIC: <message> (host, thread <name>)             (panic, ASSERT, crash)
+ *   NOT-IMPLEMENTED <func> (<file>:<line>)             (a TODO() reached)
  *
- * Exit status: 0 all passed, 1 a test failed or none matched, 3 no failure
- * but some test reached a TODO().
+ * and exits with the status QEMU would: (code << 1) | 1 for the kernel's
+ * enum qemu_exit code (keos/printk.h), so 33 when every test passed. As in
+ * the kernel, a panic, a crash or a TODO() ends the whole run at once, with
+ * no TESTS-DONE. Each test runs in its own child process, so a crash or
+ * sanitizer report is caught and reported as a panic of that test.
  *
  * Tests are found through the .ktests section, exactly as in the kernel;
  * ktests.ld gives its bounds.
@@ -41,6 +45,9 @@ enum child_status {
 	CHILD_NOT_IMPL = 3,
 	CHILD_PANIC = 4,
 };
+
+/* The exit status QEMU's isa-debug-exit makes of a write of `code`. */
+#define QEMU_STATUS(code) ((((int)(code)) << 1) | 1)
 
 extern const struct ktest __ktests_start[], __ktests_end[];
 
@@ -131,17 +138,18 @@ __noreturn static void child_exit(enum child_status status)
 __noreturn void panic(const char *fmt, ...)
 {
 	va_list ap;
-	printf("TEST-FAIL %s panic: ", current_test);
+	printf("\nPANIC: ");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
-	printf("\n");
+	printf(" (host, thread %s)\n", current_test);
 	child_exit(CHILD_PANIC);
 }
 
 __noreturn void not_implemented(const char *func, const char *file, int line)
 {
-	printf("TEST-NOTIMPL %s not implemented: %s (%s:%d)\n", current_test, func, file, line);
+	printf("\nNOT-IMPLEMENTED %s (%s:%d)\n", func, file, line);
+	printf("not implemented: %s (%s:%d)\n", func, file, line);
 	child_exit(CHILD_NOT_IMPL);
 }
 
@@ -190,7 +198,22 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Run one test in a child; return how it ended. Prints the verdict line. */
+/* Ends the run as the kernel's runner does: the exit code on the last line. */
+__noreturn static void runner_exit(enum qemu_exit code)
+{
+	printf("EXIT %d\n", code);
+	exit(QEMU_STATUS(code));
+}
+
+/* Ends the run as a panic or a TODO() in the kernel does: no EXIT line. */
+__noreturn static void run_stopped(enum qemu_exit code)
+{
+	fflush(stdout);
+	exit(QEMU_STATUS(code));
+}
+
+/* Run one test in a child and print its verdict. Returns CHILD_PASS or
+ * CHILD_CHECK_FAIL: any other end (panic, TODO(), crash) ends the run. */
 static enum child_status run_one(const struct ktest *t)
 {
 	printf("TEST-START %s\n", t->name);
@@ -219,41 +242,40 @@ static enum child_status run_one(const struct ktest *t)
 			printf("TEST-PASS %s ms=%lu\n", t->name, now_ms() - start);
 			return CHILD_PASS;
 		case CHILD_CHECK_FAIL:
+			return CHILD_CHECK_FAIL; /* the child printed its verdict */
 		case CHILD_PANIC:
+			run_stopped(QEMU_EXIT_PANIC);
 		case CHILD_NOT_IMPL:
-			return code; /* the child printed its verdict */
+			run_stopped(QEMU_EXIT_NOT_IMPL);
 		default:
-			printf("TEST-FAIL %s crashed: exit status %d (sanitizer report above?)\n",
-			       t->name, code);
-			return -1;
+			printf("\nPANIC: crashed with exit status %d, a sanitizer report is on "
+			       "stderr (host, thread %s)\n",
+			       code, t->name);
+			run_stopped(QEMU_EXIT_PANIC);
 		}
 	}
-	printf("TEST-FAIL %s crashed: signal %d\n", t->name, WTERMSIG(status));
-	return -1;
+	printf("\nPANIC: killed by signal %d (host, thread %s)\n", WTERMSIG(status), t->name);
+	run_stopped(QEMU_EXIT_PANIC);
 }
 
 void run_tests(const char *selection)
 {
-	int passed = 0, failed = 0, notimpl = 0;
+	int passed = 0, failed = 0;
 
 	for (const struct ktest *t = __ktests_start; t < __ktests_end; t++) {
 		if (!selected(t->name, selection))
 			continue;
-		int r = run_one(t);
-		if (r == CHILD_PASS)
+		if (run_one(t) == CHILD_PASS)
 			passed++;
-		else if (r == CHILD_NOT_IMPL)
-			notimpl++;
 		else
 			failed++;
 	}
-	printf("TESTS-DONE passed=%d failed=%d notimpl=%d\n", passed, failed, notimpl);
-	fflush(stdout);
-	if (passed + failed + notimpl == 0) {
-		fprintf(stderr, "no test matches '%s'\n", selection);
-		exit(1);
+	printf("TESTS-DONE passed=%d failed=%d skipped=0\n", passed, failed);
+	if (passed + failed == 0) {
+		printf("ERROR no test matches \"%s\"\n", selection);
+		runner_exit(QEMU_EXIT_FAIL);
 	}
-	exit(failed ? 1 : notimpl ? 3 : 0);
+	runner_exit(failed ? QEMU_EXIT_FAIL : QEMU_EXIT_PASS);
 }
 
 int main(int argc, char **argv)
