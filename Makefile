@@ -212,7 +212,7 @@ $(D)/tools/%: tools/%.c
 # The instruction decoder's host test driver (grader/test_insn.py).
 build/host/insn_driver: grader/host/insn_driver.c kev/insn.c kev/insn.h
 	@mkdir -p $(dir $@)
-	$(HOSTCC) $(HOSTCFLAGS) $(HOST_SANITIZE) -O1 -Ikeos -Ikev -o $@ $(filter %.c,$^)
+	$(HOSTCC) $(HOST_TEST_CFLAGS) -Ikeos -Ikev -o $@ $(filter %.c,$^)
 
 ROOTFS_FILES := $(sort $(filter-out rootfs/README.md,$(wildcard rootfs/*)))
 

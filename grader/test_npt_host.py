@@ -14,7 +14,6 @@ kernel's runner prints, and harness/log.py reads it (parse_host_output):
 
 The solution-based checks are skipped where solution/ is absent.
 """
-import fcntl
 import re
 import subprocess
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from harness import Verdict, classify, examples, ktests
 from harness.log import outcomes_by_test, parse_host_output
 from harness.mutant import read_header
 from harness.paths import ROOT
+from harness.plugin import make_locked
 
 MAKEFILE = ROOT / "grader" / "host" / "npt.mk"
 BUILD = ROOT / "build" / "host"
@@ -53,12 +53,8 @@ class Outcome:
 
 
 def make(*args):
-    # One make at a time: pytest-xdist workers share build/host/rt.
-    BUILD.mkdir(parents=True, exist_ok=True)
-    with open(BUILD / ".npt-build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        proc = subprocess.run(["make", "-s", "-f", str(MAKEFILE), *args], cwd=ROOT,
-                              capture_output=True, text=True)
+    # make_locked: one make at a time, as pytest-xdist workers share build/host/rt.
+    proc = make_locked("-s", "-f", str(MAKEFILE), *args)
     if proc.returncode != 0:
         pytest.fail(f"host build failed: make {' '.join(args)}\n{proc.stdout}{proc.stderr}",
                     pytrace=False)

@@ -12,7 +12,7 @@ ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
 include $(ROOT)/tools/host.mk
 B ?= $(ROOT)/build/host
 CC = $(HOSTCC)
-CFLAGS = $(HOSTCFLAGS) -O1 $(HOST_SANITIZE) -I$(ROOT)/grader/host -I$(ROOT)/keos -I$(ROOT)/project3
+CFLAGS = $(HOST_TEST_CFLAGS) -I$(ROOT)/grader/host -I$(ROOT)/keos -I$(ROOT)/project3
 LDFLAGS = $(HOST_SANITIZE) -Wl,-T,$(ROOT)/grader/host/ktests.ld
 
 HEADERS = $(ROOT)/project3/npt.h $(ROOT)/grader/host/mm.h $(ROOT)/keos/test.h \
