@@ -246,7 +246,7 @@ def test_first_errors_quotes_the_compiler():
 # ---- 5. grade.py --results / --junit (on the fake QEMU) -----------------------------------
 
 def test_grade_writes_results_and_junit(tmp_path):
-    from test_harness import FAKE, FAKE_RUBRIC
+    from harness.fakes import FAKE_QEMU as FAKE, FAKE_RUBRIC
     (tmp_path / "rubric.toml").write_text(FAKE_RUBRIC)
     env = dict(os.environ, KEOS_LOG_DIR=str(tmp_path / "logs"))
     done = run(sys.executable, GRADER / "grade.py", "--rubric", tmp_path / "rubric.toml",

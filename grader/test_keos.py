@@ -4,7 +4,7 @@ One QEMU runs them all (their isolation is not what they test); a test that does
 pass there runs again in its own QEMU, for its own report (run_alone_if_not_passed).
 
 The names come from the KTEST() lines of the sources (harness/ktests.py), so a new test
-is picked up without editing this file; test_harness.py checks that the built kernel
+is picked up without editing this file; test_ktests.py checks that the built kernel
 holds the same list. Some tests get extra checks on what they print (METRIC lines).
 """
 

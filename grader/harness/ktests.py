@@ -5,7 +5,7 @@ in the `.ktests` input section, which the linker script gathers between the symb
 `ktests_start` and `ktests_end` inside `.rodata`. `from_elf()` reads those pairs straight
 from the ELF file (no pyelftools: the ELF64 layout is simple enough for `struct`) and
 follows each name pointer to its C string. `from_sources()` finds the KTEST() lines in
-the C files instead; the two must agree on a fresh build (test_harness.py checks it).
+the C files instead; the two must agree on a fresh build (test_ktests.py checks it).
 """
 
 import re
