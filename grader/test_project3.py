@@ -7,11 +7,15 @@ only when it did not end as expected, for its own report.
 
 * test_reference: the reference solution (build/solution/kernel.elf) earns every point;
   this is `make check`'s proof that the reference scores 100/100.
-* test_handout: where solution/ exists (the course's own tree), project3/*.c must be the
-  handed-out stubs, so every rubric test stops at a TODO(): NOT-IMPLEMENTED with the
-  function's name, none TIMEOUT, none FAIL, score 0. In a student's copy (no solution/)
-  the same test is the student's progress: it passes when their code passes, and a test
-  that still reaches a TODO() is an xfail ("not implemented"), as in test_npt_host.py.
+* test_student: project3/*.c, whatever they hold, under the rubric: a test passes when
+  the code passes it, and a test that still reaches a TODO() is an xfail ("not
+  implemented"), as in test_npt_host.py. The same check in every copy: in the course's
+  tree, where project3/*.c are the stubs, every one is an xfail; in a student's copy it
+  is their progress.
+* test_handout: the course hands out stubs (project3/*.c of the course's tree), and every
+  rubric test stops at one of their TODO()s: NOT-IMPLEMENTED with the function's name,
+  none TIMEOUT, none FAIL, score 0. It checks the course's tree, which has solution/; a
+  student's copy (no solution/) holds their work instead, and the test skips there.
 """
 
 import json
@@ -99,36 +103,46 @@ def test_reference(request, keos_solution, item):
     pytest.fail(f"{item.name} passes alone but not in make grade: {row}", pytrace=False)
 
 
+needs_course_tree = pytest.mark.skipif(
+    not SOLUTION_DIR.is_dir(), reason="a student's copy (no solution/): project3/*.c "
+    "is the student's work, not the course's stubs (test_student shows its progress)")
+
+
 @pytest.mark.kernel
+@by_name(ITEMS)
+def test_student(request, keos, item):
+    row = graded(request, qemu.IMAGE)["rows"].get(item.name)
+    if row and row["verdict"] == str(Verdict.NOT_IMPLEMENTED) and row["detail"]:
+        assert row["earned"] == 0, row
+        pytest.xfail(f"not implemented: {row['detail']}")
+    if row and row["verdict"] == str(Verdict.PASS) and row["earned"] == item.points:
+        return
+    result = keos(item.name, timeout=item.timeout)
+    if result.verdict == Verdict.NOT_IMPLEMENTED:
+        pytest.xfail(f"not implemented: {rubric.detail(result)}")
+    result.expect_pass()
+    pytest.fail(f"{item.name} passes alone but not in make grade: {row}", pytrace=False)
+
+
+@pytest.mark.kernel
+@needs_course_tree
 @by_name(ITEMS)
 def test_handout(request, keos, item):
     row = graded(request, qemu.IMAGE)["rows"].get(item.name)
-    student_copy = not SOLUTION_DIR.is_dir()    # their own code is under test
     if row and row["verdict"] == str(Verdict.NOT_IMPLEMENTED) and row["detail"]:
         assert row["earned"] == 0, row
-        if student_copy:
-            pytest.xfail(f"not implemented: {row['detail']}")
-        return
-    if row and student_copy and row["verdict"] == str(Verdict.PASS):
         return
     result = keos(item.name, timeout=item.timeout)
-    if student_copy:
-        if result.verdict == Verdict.NOT_IMPLEMENTED:
-            pytest.xfail(f"not implemented: {rubric.detail(result)}")
-        result.expect_pass()
-    else:
-        result.expect(Verdict.NOT_IMPLEMENTED)
-        assert result.not_implemented, \
-            f"no function named in the stub's report\n{result.explain()}"
-        assert rubric.score(item, result).earned == 0
+    result.expect(Verdict.NOT_IMPLEMENTED)
+    assert result.not_implemented, f"no function named in the stub's report\n{result.explain()}"
+    assert rubric.score(item, result).earned == 0
     pytest.fail(f"{item.name} ends as expected alone but not in make grade: {row}",
                 pytrace=False)
 
 
 @pytest.mark.kernel
+@pytest.mark.skipif(not SOLUTION_DIR.is_dir(), reason="no solution/ in this copy")
 def test_make_grade_reference_scores_100(request):
-    if not SOLUTION_DIR.is_dir():
-        pytest.skip("no solution/ in this copy")
     grade = graded(request, SOLUTION_IMAGE)
     out = grade["out"]
     assert grade["status"] == 0 and "Score: 100/100" in out, out
@@ -136,9 +150,8 @@ def test_make_grade_reference_scores_100(request):
 
 
 @pytest.mark.kernel
+@needs_course_tree
 def test_make_grade_handout_scores_0(request):
-    if not SOLUTION_DIR.is_dir():
-        pytest.skip("a student's copy: the score is theirs, not 0")
     grade = graded(request, qemu.IMAGE)
     out = grade["out"]
     assert grade["status"] == 0 and "Score: 0/100" in out, out
