@@ -1,7 +1,8 @@
 # KeOS + KeV, Project 3 — the one Makefile.
 #
 #   make              build the kernel (build/kernel.elf) and the disk image
-#   make run          boot it in QEMU (TEST=name or TEST='group.*' picks tests)
+#   make run          boot it in QEMU (TEST=name or TEST='group.*' picks tests,
+#                     TEST=project3 every graded test); fails unless the verdict is PASS
 #   make iso          the GRUB ISO (build/keos.iso); BOOT=iso boots it everywhere
 #   make run-gdb      boot paused, waiting for gdb;  make gdb  attaches gdb
 #   make gdb-batch TEST=... CMDS=f.gdb   QEMU paused, gdb runs f.gdb, QEMU stopped
