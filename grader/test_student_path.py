@@ -86,3 +86,14 @@ def test_make_run_project3(keos_build):
     assert done.returncode == 0, out
     ran = re.findall(r"^\[test\] (\S+): start$", out, re.M)
     assert sorted(ran) == sorted(i.name for i in rubric.load()), out
+
+
+def test_handout_names_make_runs_default():
+    """handouts/project3.md section 6 says what a bare `make run` runs: the Makefile's TEST."""
+    default = subprocess.run(["make", "-s", "--no-print-directory", "print-TEST"],
+                             cwd=qemu.ROOT, capture_output=True, text=True,
+                             timeout=60).stdout.split()[-1]
+    text = (qemu.ROOT / "handouts" / "project3.md").read_text()
+    said = re.search(r"^make run +# the default TEST: (\S+)", text, re.M)
+    assert said, "handouts/project3.md section 6 does not say what `make run` runs"
+    assert said.group(1) == default, f"the handout says {said.group(1)}, the Makefile {default}"
