@@ -44,9 +44,10 @@ def mentioned_paths(text):
     words = [w for span in re.findall(r"`([^`\n]+)`", text) for w in span.split()]
     words += re.findall(r"\]\(([^)#\s]+)", text)
     for word in words:
-        word = word.rstrip(".,:;)").split("::")[0]
-        if "/" not in word or re.search(r"[<>=$]|\.\.\.|://", word) or \
-                word.startswith(("/", "-", "build/", "../build/", "~")):
+        word = re.sub(r"(:\d+)?[.,:;)]*$", "", word.lstrip("(")).split("::")[0]
+        # A file with an extension, or a directory: `keos/test.c`, `handouts/`.
+        if not re.fullmatch(r"[\w.][\w.*/-]*/([\w*-]+\.[\w*]+)?", word) or \
+                word.startswith(("build/", "../build/")):
             continue
         yield word
 
