@@ -19,6 +19,14 @@ from harness.plugin import SOLUTION_DIR, SOLUTION_IMAGE
 pytestmark = pytest.mark.kernel
 needs_solution = pytest.mark.skipif(not SOLUTION_DIR.is_dir(), reason="solution/ is not here")
 PHYS_BASE = 0xFFFF800000000000     # keos/mm.h: the direct map
+# Stops just after the pager handled an #NPF of the guest KeOS in long mode; $v is the vCPU.
+AT_GUEST_NPF = """\
+break handle_npf if vcpu->vmcb->save.rip >= 0xffffffff81000000
+continue
+set $v = vcpu
+delete
+finish
+"""
 
 
 def free_port():
@@ -36,16 +44,22 @@ def script(tmp_path):
     return write
 
 
+def session(script_text, tmp_path, test="pager.boot_keos"):
+    """Run a gdb script against the reference kernel running `test`: its output."""
+    path = tmp_path / "cmds.gdb"
+    path.write_text(script_text)
+    status, out, _ = gdb_batch.run(test, path, image=SOLUTION_IMAGE, port=free_port(),
+                                   timeout=120)
+    assert status == 0, out
+    assert not qemu.live_pids(), "gdb-batch left QEMU running"
+    return out
+
+
 @needs_solution
-def test_npf_session(keos_build, script):
+def test_npf_session(keos_build, tmp_path):
     """Stopped after the pager mapped a page for the guest KeOS in long mode."""
     keos_build.ensure(SOLUTION_IMAGE)
-    cmds = script("""\
-break handle_npf if vcpu->vmcb->save.rip >= 0xffffffff81000000
-continue
-set $v = vcpu
-delete
-finish
+    out = session(AT_GUEST_NPF + """\
 vcpu-exit $v
 vmcb $v->vmcb
 guest-insn $v
@@ -56,11 +70,7 @@ npt-gpa2hva $v->vm->npt.pml4 $v->exit.info2
 printf "HVA 0x%lx\\n", $hva
 npt-gpa2hva $v->vm->npt.pml4 0x7000000
 info symbol thread_start
-""")
-    status, out, _ = gdb_batch.run("pager.boot_keos", cmds, image=SOLUTION_IMAGE,
-                                   port=free_port(), timeout=120)
-    assert status == 0, out
-    assert not qemu.live_pids(), "gdb-batch left QEMU running"
+""", tmp_path)
     assert "exit_int_info 0x0: no event was being delivered" in out, out
     assert re.search(r"vcpu0 of keos\.elf: exit 0x400 ", out), out
     m = re.search(r"vcpu0 guest rip (0xffffffff81\w+) = gpa (0x\w+) = host (0xffff8000\w+): "
@@ -103,17 +113,6 @@ exit-int-info 0x80000b0e
     assert "QEMU stopped" in out, out
 
 
-def session(script_text, tmp_path, test="pager.boot_keos"):
-    """Run a gdb script against the reference kernel running `test`: its output."""
-    path = tmp_path / "cmds.gdb"
-    path.write_text(script_text)
-    status, out, _ = gdb_batch.run(test, path, image=SOLUTION_IMAGE, port=free_port(),
-                                   timeout=120)
-    assert status == 0, out
-    assert not qemu.live_pids(), "gdb-batch left QEMU running"
-    return out
-
-
 def hexes(pattern, out):
     return [int(x, 16) for x in re.findall(pattern, out, re.M)]
 
@@ -123,12 +122,7 @@ def test_walks_and_loaders(keos_build, tmp_path):
     """npt-walk, gpt-walk and pager-loaders at an #NPF of the guest KeOS, each checked
     against the kernel's own answer (inferior calls of the reference's functions)."""
     keos_build.ensure(SOLUTION_IMAGE)
-    out = session("""\
-break handle_npf if vcpu->vmcb->save.rip >= 0xffffffff81000000
-continue
-set $v = vcpu
-delete
-finish
+    out = session(AT_GUEST_NPF + """\
 set $vm = $v->vm
 set $rip = $v->vmcb->save.rip
 gpt-walk $v->vmcb->save.cr3 $rip
