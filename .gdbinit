@@ -113,33 +113,109 @@ document vcpu-exit
 vcpu-exit VCPU: the last exit of a vCPU (struct vcpu *) as the exit handlers see it.
 end
 
-# Walks done by gdb itself (no inferior calls): the NPT maps a gpa to a host physical
-# address, seen at PHYS_BASE + pa (keos/mm.h, the direct map).
+# ---- the VM: the struct vm fields the walks and the pager helper read, in one place ----
+#
+# npt-walk, gpt-walk and pager-loaders look at the VM in $vm (`set $vm = vcpu->vm`, or
+# `= vm` where a kev or pager function is stopped), or at one given as their last
+# argument. kev-vm is the one command that reads struct vm: vm->name, vm->npt.pml4 (the
+# NPT's root, kernel virtual), vm->pager and vm->pager_arg (the lazy pager's struct
+# pager, when vm->pager is the provided pager_fault).
+define kev-vm
+	set $kv_vm = (struct vm *)($arg0)
+	set $kv_name = $kv_vm->name
+	set $kv_pml4 = (unsigned long *)$kv_vm->npt.pml4
+	set $kv_pager = (struct pager *)0
+	if $kv_vm->pager == pager_fault
+		set $kv_pager = (struct pager *)$kv_vm->pager_arg
+	end
+end
+document kev-vm
+kev-vm VM: read a struct vm * for the helpers: $kv_name, $kv_pml4 (the NPT's root) and
+$kv_pager (its lazy pager, 0 if it has none).
+end
+
+# A helper's VM: its argument if it has one, else $vm. Sets $kv_ok to 0 when there is none.
+define kev-pick-vm
+	set $kv_ok = 1
+	if $argc == 1
+		kev-vm $arg0
+	else
+		if $_isvoid($vm)
+			echo no VM: `set $vm = vcpu->vm` (or `= vm`) first, or give the VM as the last argument\n
+			set $kv_ok = 0
+		else
+			kev-vm $vm
+		end
+	end
+end
+
+# The page walks, done by gdb itself (no inferior calls), as the CPU does them: 4 levels,
+# PS at levels 2 and 1 (2 MiB and 1 GiB pages). Tables are read through the direct map,
+# PHYS_BASE + pa (keos/mm.h). Level names, four characters each, lowest level first:
+set $kev_levels = "PT  PD  PDPTPML4"
+
+# kev-level-name LEVEL: print that level's name (3: PML4 ... 0: PT), without padding.
+define kev-level-name
+	set $ln_i = 4 * ($arg0)
+	set $ln_end = $ln_i + 4
+	while $ln_i < $ln_end
+		if $kev_levels[$ln_i] != ' '
+			printf "%c", $kev_levels[$ln_i]
+		end
+		set $ln_i = $ln_i + 1
+	end
+end
+
+# npt-walk-from PML4 GPA SAY: the NPT walk for GPA from PML4 (kernel virtual). SAY 0:
+# silent; 1: say where it stopped; 2: print every level's entry too. Sets $hpa and $hva
+# (the byte's host physical and kernel virtual address), both 0 when it is not mapped.
+define npt-walk-from
+	set $w_table = (unsigned long *)($arg0)
+	set $w_gpa = (unsigned long)($arg1)
+	set $w_say = $arg2
+	set $w_level = 3
+	set $hpa = 0
+	set $hva = 0
+	while $w_level >= 0
+		set $w_slot = ($w_gpa >> (12 + 9 * $w_level)) & 0x1ff
+		set $w_e = $w_table[$w_slot]
+		set $w_name = 4 * $w_level
+		if $w_say == 2
+			printf "  %c%c%c%c[%3lu] ", $kev_levels[$w_name], $kev_levels[$w_name + 1], $kev_levels[$w_name + 2], $kev_levels[$w_name + 3], $w_slot
+			npte $w_e
+		end
+		if !($w_e & 1)
+			if $w_say == 1
+				printf "gpa 0x%lx: not in the NPT (level %d slot %lu is 0x%lx)\n", $w_gpa, $w_level, $w_slot, $w_e
+			end
+			if $w_say == 2
+				printf "gpa 0x%lx: not mapped: no ", $w_gpa
+				kev-level-name $w_level
+				printf " entry (slot %lu)\n", $w_slot
+			end
+			set $w_level = -1
+		else
+			if $w_level == 0 || (($w_level == 1 || $w_level == 2) && ($w_e & 0x80))
+				set $w_size = 1UL << (12 + 9 * $w_level)
+				set $hpa = ($w_e & 0x000FFFFFFFFFF000 & ~($w_size - 1)) | ($w_gpa & ($w_size - 1))
+				set $hva = 0xFFFF800000000000 + $hpa
+				if $w_say == 2
+					printf "gpa 0x%lx -> hpa 0x%lx (a %lu KiB page)\n", $w_gpa, $hpa, $w_size >> 10
+				end
+				set $w_level = -1
+			else
+				set $w_table = (unsigned long *)(0xFFFF800000000000 + ($w_e & 0x000FFFFFFFFFF000))
+				set $w_level = $w_level - 1
+			end
+		end
+	end
+end
+
 define npt-gpa2hva
 	if $argc != 2
 		echo usage: npt-gpa2hva PML4 GPA   (two words: npt-gpa2hva vcpu->vm->npt.pml4 0x1000000)\n
 	else
-		set $w_table = (unsigned long *)($arg0)
-		set $w_gpa = (unsigned long)($arg1)
-		set $w_level = 3
-		set $hva = 0
-		while $w_level >= 0
-			set $w_slot = ($w_gpa >> (12 + 9 * $w_level)) & 0x1ff
-			set $w_e = $w_table[$w_slot]
-			if !($w_e & 1)
-				printf "gpa 0x%lx: not in the NPT (level %d slot %lu is 0x%lx)\n", $w_gpa, $w_level, $w_slot, $w_e
-				set $w_level = -1
-			else
-				if $w_level == 0 || ($w_e & 0x80)
-					set $w_size = 1UL << (12 + 9 * $w_level)
-					set $hva = 0xFFFF800000000000 + (($w_e & 0x000FFFFFFFFFF000 & ~($w_size - 1)) | ($w_gpa & ($w_size - 1)))
-					set $w_level = -1
-				else
-					set $w_table = (unsigned long *)(0xFFFF800000000000 + ($w_e & 0x000FFFFFFFFFF000))
-					set $w_level = $w_level - 1
-				end
-			end
-		end
+		npt-walk-from $arg0 $arg1 1
 	end
 end
 document npt-gpa2hva
@@ -148,39 +224,80 @@ vcpu->vm->npt.pml4) for GPA, the way the CPU does (2 MiB / 1 GiB pages included)
 $hva to the host kernel address of that byte, or 0 and says at which level it stopped.
 end
 
+define npt-walk
+	if $argc < 1 || $argc > 2
+		echo usage: npt-walk GPA [VM]   (VM: a struct vm *, default $vm)\n
+	else
+		if $argc == 2
+			kev-pick-vm $arg1
+		else
+			kev-pick-vm
+		end
+		if $kv_ok
+			printf "npt of %s (root 0x%lx), gpa 0x%lx:\n", $kv_name, $kv_pml4, (unsigned long)($arg0)
+			npt-walk-from $kv_pml4 $arg0 2
+		end
+	end
+end
+document npt-walk
+npt-walk GPA [VM]: the NPT walk for GPA, one line per level: the slot and its entry
+decoded (address, P RW US PS NX), ending in the host physical address or in the level
+whose entry is missing. VM (a struct vm *) defaults to $vm. Sets $hpa and $hva.
+end
+
+# gpt-walk-from CR3 GVA SAY: the guest's own walk for GVA from CR3 (guest-physical), each
+# entry read through the NPT of $kv_pml4. SAY 1: say where it stopped; 2: every level
+# too. Sets $gpa, or -1 when the walk stops (a table not in the NPT, an entry not present).
+define gpt-walk-from
+	set $gw_table = (unsigned long)($arg0) & 0x000FFFFFFFFFF000
+	set $gw_gva = (unsigned long)($arg1)
+	set $gw_say = $arg2
+	set $gw_level = 3
+	set $gpa = -1
+	while $gw_level >= 0
+		set $gw_slot = ($gw_gva >> (12 + 9 * $gw_level)) & 0x1ff
+		set $gw_egpa = $gw_table + 8 * $gw_slot
+		set $gw_name = 4 * $gw_level
+		npt-walk-from $kv_pml4 $gw_egpa 1
+		if $hva == 0
+			printf "gva 0x%lx: the guest's ", $gw_gva
+			kev-level-name $gw_level
+			printf " table at gpa 0x%lx is not in the NPT\n", $gw_table
+			set $gw_level = -1
+		else
+			set $gw_e = *(unsigned long *)$hva
+			if $gw_say == 2
+				printf "  %c%c%c%c[%3lu] at gpa 0x%lx = hpa 0x%lx: ", $kev_levels[$gw_name], $kev_levels[$gw_name + 1], $kev_levels[$gw_name + 2], $kev_levels[$gw_name + 3], $gw_slot, $gw_egpa, $hpa
+				npte $gw_e
+			end
+			if !($gw_e & 1)
+				printf "gva 0x%lx: not mapped by the guest (level %d entry 0x%lx)\n", $gw_gva, $gw_level, $gw_e
+				set $gw_level = -1
+			else
+				if $gw_level == 0 || (($gw_level == 1 || $gw_level == 2) && ($gw_e & 0x80))
+					set $gw_size = 1UL << (12 + 9 * $gw_level)
+					set $gpa = ($gw_e & 0x000FFFFFFFFFF000 & ~($gw_size - 1)) | ($gw_gva & ($gw_size - 1))
+					set $gw_level = -1
+				else
+					set $gw_table = $gw_e & 0x000FFFFFFFFFF000
+					set $gw_level = $gw_level - 1
+				end
+			end
+		end
+	end
+end
+
 define guest-gva2gpa
 	if $argc != 2
 		echo usage: guest-gva2gpa VCPU GVA   (two words: guest-gva2gpa vcpu $rip)\n
 	else
-		set $gw_vcpu = (struct vcpu *)($arg0)
-		set $gw_gva = (unsigned long)($arg1)
-		set $gpa = -1
-		if !($gw_vcpu->vmcb->save.cr0 & 0x80000000)
-			set $gpa = $gw_gva & 0xffffffff
+		set $gg_vcpu = (struct vcpu *)($arg0)
+		set $gg_gva = (unsigned long)($arg1)
+		kev-vm $gg_vcpu->vm
+		if !($gg_vcpu->vmcb->save.cr0 & 0x80000000)
+			set $gpa = $gg_gva & 0xffffffff
 		else
-			set $gw_table = $gw_vcpu->vmcb->save.cr3 & 0x000FFFFFFFFFF000
-			set $gw_level = 3
-			while $gw_level >= 0
-				npt-gpa2hva $gw_vcpu->vm->npt.pml4 $gw_table+8*(($gw_gva>>(12+9*$gw_level))&0x1ff)
-				if $hva == 0
-					set $gw_level = -1
-				else
-					set $gw_e = *(unsigned long *)$hva
-					if !($gw_e & 1)
-						printf "gva 0x%lx: not mapped by the guest (level %d entry 0x%lx)\n", $gw_gva, $gw_level, $gw_e
-						set $gw_level = -1
-					else
-						if $gw_level == 0 || ($gw_e & 0x80)
-							set $gw_size = 1UL << (12 + 9 * $gw_level)
-							set $gpa = ($gw_e & 0x000FFFFFFFFFF000 & ~($gw_size - 1)) | ($gw_gva & ($gw_size - 1))
-							set $gw_level = -1
-						else
-							set $gw_table = $gw_e & 0x000FFFFFFFFFF000
-							set $gw_level = $gw_level - 1
-						end
-					end
-				end
-			end
+			gpt-walk-from $gg_vcpu->vmcb->save.cr3 $gg_gva 1
 		end
 	end
 end
@@ -188,6 +305,81 @@ document guest-gva2gpa
 guest-gva2gpa VCPU GVA: translate a guest-virtual address with the guest's own page table
 (CR3 from the vCPU's VMCB; identity while its paging is off), reading the guest's tables
 through the NPT. Sets $gpa, or -1 and says where the walk stopped.
+end
+
+define gpt-walk
+	if $argc < 2 || $argc > 3
+		echo usage: gpt-walk CR3 GVA [VM]   (gpt-walk vcpu->vmcb->save.cr3 $rip; VM default $vm)\n
+	else
+		if $argc == 3
+			kev-pick-vm $arg2
+		else
+			kev-pick-vm
+		end
+		if $kv_ok
+			set $gt_cr3 = (unsigned long)($arg0)
+			set $gt_gva = (unsigned long)($arg1)
+			printf "guest walk of gva 0x%lx from cr3 0x%lx, read through the npt of %s:\n", $gt_gva, $gt_cr3, $kv_name
+			gpt-walk-from $gt_cr3 $gt_gva 2
+			if $gpa != -1
+				npt-walk-from $kv_pml4 $gpa 1
+				if $hva != 0
+					printf "gva 0x%lx -> gpa 0x%lx -> hpa 0x%lx\n", $gt_gva, $gpa, $hpa
+				else
+					printf "gva 0x%lx -> gpa 0x%lx, which the NPT does not map (yet)\n", $gt_gva, $gpa
+				end
+			end
+		end
+	end
+end
+document gpt-walk
+gpt-walk CR3 GVA [VM]: the guest's own page walk for GVA from CR3 (a guest-physical
+address, e.g. vcpu->vmcb->save.cr3), one line per level: where the guest's entry is
+(gpa, and the hpa the NPT gives it) and the entry decoded; then gva -> gpa -> hpa. Each
+table is read through the NPT, as the CPU does in a nested walk. Sets $gpa and $hpa.
+end
+
+define pager-loaders
+	if $argc < 1 || $argc > 2
+		echo usage: pager-loaders GPA [VM]   (VM: a struct vm *, default $vm)\n
+	else
+		if $argc == 2
+			kev-pick-vm $arg1
+		else
+			kev-pick-vm
+		end
+		if $kv_ok && $kv_pager == 0
+			printf "%s has no lazy pager (its pager is not pager_fault)\n", $kv_name
+		end
+		if $kv_ok && $kv_pager != 0
+			set $pl_gpa = (unsigned long)($arg0) & ~0xfffUL
+			# bucket_of() of the provided pager code: the page number modulo the bucket count
+			set $pl = $kv_pager->buckets[($pl_gpa >> 12) % (sizeof($kv_pager->buckets) / sizeof($kv_pager->buckets[0]))]
+			set $pl_n = 0
+			while $pl != 0
+				if $pl->gpa == $pl_gpa
+					set $pl_n = $pl_n + 1
+					printf "  loader %d: %u bytes from file offset 0x%lx to page offset 0x%x, ran %u times\n", $pl_n, $pl->file_len, $pl->file_off, $pl->page_off, $pl->loads
+				end
+				set $pl = $pl->next
+			end
+			npt-walk-from $kv_pml4 $pl_gpa 0
+			printf "gpa 0x%lx of %s: %d loaders", $pl_gpa, $kv_name, $pl_n
+			if $pl_n == 0
+				printf " (not an image page: a fault hands out a zeroed page)"
+			end
+			if $hva != 0
+				printf "; mapped at hpa 0x%lx\n", $hpa
+			else
+				printf "; not mapped\n"
+			end
+		end
+	end
+end
+document pager-loaders
+pager-loaders GPA [VM]: the loaders the lazy pager registered for GPA's page (file bytes,
+file offset, page offset) and how often each ran (page_loader.loads, counted by
+pager_run_loader), and whether the NPT maps the page. VM defaults to $vm.
 end
 
 define guest-insn
@@ -198,7 +390,7 @@ define guest-insn
 		set $gi_rip = $gi_vcpu->vmcb->save.rip
 		guest-gva2gpa $gi_vcpu $gi_rip
 		if $gpa != -1
-			npt-gpa2hva $gi_vcpu->vm->npt.pml4 $gpa
+			npt-walk-from $kv_pml4 $gpa 1
 			if $hva != 0
 				printf "vcpu%d guest rip 0x%lx = gpa 0x%lx = host 0x%lx: ", $gi_vcpu->id, $gi_rip, $gpa, $hva
 				info symbol $gi_rip
@@ -243,10 +435,15 @@ end
 # and of the guest KeOS, and "target remote localhost:PORT", PORT being your own (GDBPORT
 # in the Makefile), so that gdb follows SOLUTION=1 and TOOLCHAIN=, and two users of one
 # machine do not meet.
-shell test -f build/gdb-session.gdb
-if $_shell_exitcode == 0
-	source build/gdb-session.gdb
+# A batch run (make gdb GDBCMDS=) names a session file of its own in $kev_session.
+if !$_isvoid($kev_session)
+	eval "source %s", $kev_session
 else
-	echo .gdbinit: no build/gdb-session.gdb: start QEMU first with `make run-gdb` (in another\n
-	echo .gdbinit: terminal), then `make gdb`, from the top of the repository.\n
+	shell test -f build/gdb-session.gdb
+	if $_shell_exitcode == 0
+		source build/gdb-session.gdb
+	else
+		echo .gdbinit: no build/gdb-session.gdb: start QEMU first with `make run-gdb` (in another\n
+		echo .gdbinit: terminal), then `make gdb`, from the top of the repository.\n
+	end
 end

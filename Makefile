@@ -1,10 +1,11 @@
 # KeOS + KeV, Project 3 — the one Makefile.
 #
 #   make              build the kernel (build/kernel.elf) and the disk image
-#   make run          boot it in QEMU (TEST=name or TEST='group.*' picks tests)
+#   make run          boot it in QEMU (TEST=name or TEST='group.*' picks tests,
+#                     TEST=project3 every graded test); fails unless the verdict is PASS
 #   make iso          the GRUB ISO (build/keos.iso); BOOT=iso boots it everywhere
 #   make run-gdb      boot paused, waiting for gdb;  make gdb  attaches gdb
-#   make gdb-batch TEST=... CMDS=f.gdb   QEMU paused, gdb runs f.gdb, QEMU stopped
+#   make gdb GDBCMDS=f.gdb TEST=...   QEMU paused, gdb runs f.gdb, QEMU stopped (batch)
 #   make faultmap     run TEST and draw which guest pages the lazy pager loaded
 #   make record       record TEST for replay;  make replay-gdb  replay it for gdb (backwards)
 #   make check        the project's whole test suite (host tests + kernel tests)
@@ -261,19 +262,28 @@ run-gdb: all
 	@echo "QEMU is paused; in another terminal run: make gdb   (port $(GDBPORT))"
 	@$(HARNESS) --gdb $(GDBPORT) '$(TEST)'
 
-# gdb reading end-of-file would detach at once and leave QEMU running: refuse.
+# make gdb: gdb on the QEMU that `make run-gdb` started (another terminal). Nothing listening
+# on the port: said at once (gdb itself would retry for 15 s). gdb reading end-of-file would
+# detach at once and leave QEMU running: refuse to start without a terminal.
+# make gdb GDBCMDS=f.gdb: batch. QEMU paused on TEST, gdb runs f.gdb, QEMU stopped by its
+# PID (grader/harness/gdb_batch.py builds QEMU's command line with qemu_args).
+ifdef GDBCMDS
+gdb: all
+	PYTHONPATH=grader $(KEOS_ENV) $(PYTHON) -m harness.gdb_batch --image $(IMAGE) \
+		--kernel $(B)/kernel.elf --port $(GDBPORT) --test '$(TEST)' $(GDBCMDS)
+else
 gdb:
-	@test -t 0 || { echo "make gdb needs a terminal; for a script: make gdb-batch CMDS=f.gdb"; exit 2; }
 	@test -f $(B)/kernel.elf || { echo "no $(B)/kernel.elf: run make$(if $(SOLUTION), SOLUTION=1) first"; exit 1; }
+	@PYTHONPATH=grader $(PYTHON) -m harness.gdb_batch --check-listening --port $(GDBPORT)
+	@test -t 0 || { echo "make gdb needs a terminal; for a script: make gdb GDBCMDS=f.gdb"; exit 2; }
 	$(write-gdb-session)
 	gdb -q -nx -x .gdbinit
+endif
 
-# QEMU paused, the gdb script CMDS run in batch mode, QEMU stopped by its PID
-# (grader/harness/gdb_batch.py builds QEMU's command line with qemu_args).
-gdb-batch: all
-	@test -n "$(CMDS)" || { echo "usage: make gdb-batch TEST=... CMDS=script.gdb"; exit 2; }
-	PYTHONPATH=grader $(KEOS_ENV) $(PYTHON) -m harness.gdb_batch --image $(IMAGE) \
-		--kernel $(B)/kernel.elf --port $(GDBPORT) --test '$(TEST)' $(CMDS)
+# The older name of make gdb GDBCMDS=f.gdb.
+gdb-batch:
+	@test -n "$(CMDS)" || { echo "usage: make gdb GDBCMDS=script.gdb [TEST=...]"; exit 2; }
+	@$(MAKE) --no-print-directory gdb GDBCMDS='$(CMDS)'
 
 # Record TEST under QEMU's record/replay (one vCPU) into build/replay/; replay it
 # paused for gdb (then `make gdb`): gdb can run backwards. handouts/debugging.md.

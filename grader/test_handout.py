@@ -1,23 +1,69 @@
 """The student handout (`make handout`, tools/mkhandout.sh): exported from HEAD without
-solution/ and the mutants, checked for leaked reference code, and buildable."""
+solution/ and the mutants, checked for leaked reference code, and buildable; its READMEs
+are the student versions (tools/student-copy.awk) and name nothing the handout lacks."""
 
+import glob
+import re
 import subprocess
 
 import pytest
 
 from harness.paths import ROOT
 
+# What a student's README and grader/README.md must not say: the handout has none of it.
+STAFF_ONLY = {
+    "README.md": ["SOLUTION=1", "solution/", "make handout"],
+    "grader/README.md": ["mutants/", "policy_fixtures", "test_grader_mutants", "test_forgery"],
+}
 
-def test_handout_has_no_solution_and_builds(tmp_path):
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory):
     if not (ROOT / "solution").is_dir():
         pytest.skip("this copy is already a handout")
-    out = tmp_path / "handout"
+    out = tmp_path_factory.mktemp("handout") / "handout"
     done = subprocess.run(["tools/mkhandout.sh", str(out)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=600)
     assert done.returncode == 0, f"mkhandout failed:\n{done.stdout}\n{done.stderr}"
-    assert not (out / "solution").exists()
-    assert not (out / "grader" / "mutants").exists()
-    assert not (out / "grader" / "policy_fixtures").exists()    # a second solution
+    return out
+
+
+def test_handout_has_no_solution_and_builds(handout):
+    assert not (handout / "solution").exists()
+    assert not (handout / "grader" / "mutants").exists()
+    assert not (handout / "grader" / "policy_fixtures").exists()    # a second solution
     # The stubs are what the students get.
     for name in ("npt.c", "mmio.c", "pager.c"):
-        assert "TODO()" in (out / "project3" / name).read_text(), name
+        assert "TODO()" in (handout / "project3" / name).read_text(), name
+
+
+def mentioned_paths(text):
+    """The repository paths a Markdown text names: words with a '/' in `code` spans and
+    link targets, minus build outputs, host paths, options and placeholders."""
+    words = [w for span in re.findall(r"`([^`\n]+)`", text) for w in span.split()]
+    words += re.findall(r"\]\(([^)#\s]+)", text)
+    for word in words:
+        word = re.sub(r"(:\d+)?[.,:;)]*$", "", word.lstrip("(")).split("::")[0]
+        # A file with an extension, or a directory: `keos/test.c`, `handouts/`.
+        if not re.fullmatch(r"[\w.][\w.*/-]*/([\w*-]+\.[\w*]+)?", word) or \
+                word.startswith(("build/", "../build/")):
+            continue
+        yield word
+
+
+@pytest.mark.parametrize("readme", sorted(STAFF_ONLY))
+def test_readme_speaks_to_students(handout, readme):
+    staff_text = (ROOT / readme).read_text()
+    text = (handout / readme).read_text()
+    for words in STAFF_ONLY[readme]:
+        # The staff's copy says it (or this test could not fail); the student's must not.
+        assert words in staff_text, f"{readme} no longer mentions {words!r}: update STAFF_ONLY"
+        lines = [l for l in text.splitlines() if words in l]
+        assert not lines, f"the handout's {readme} mentions {words!r}:\n" + "\n".join(lines)
+    missing = []
+    for path in sorted(set(mentioned_paths(text))):
+        bases = {handout, (handout / readme).parent}
+        if not any(glob.glob(str(base / path)) for base in bases):
+            missing.append(path)
+    assert not missing, f"the handout's {readme} names paths it does not have: {missing}"
+    assert len(list(mentioned_paths(text))) > 5, "the path scan found (almost) nothing"

@@ -81,10 +81,14 @@ def test_plugin_end_to_end(session, xdist):
         "test_fake.py::test_pass": "PASS", "test_fake.py::test_fail": "FAIL",
         "test_fake.py::test_hang": "TIMEOUT"}
     assert runs["test_fake.py::test_hang"]["wall_s"] >= 0.5
+    # test_fail passed: its FAIL was what it wanted, and must not read as a failure.
+    shown = {"test_fake.py::test_pass": "PASS", "test_fake.py::test_fail": "expected",
+             "test_fake.py::test_hang": "TIMEOUT"}
     for nodeid, run in runs.items():
         assert Path(run["log"]) == session.logs / f"{log_name(nodeid)}.log"
         assert Path(run["log"]).exists()
-        assert f"{run['wall_s']:7.2f}s  {run['verdict']:<15}  {nodeid}" in out
+        assert f"{run['wall_s']:7.2f}s  {shown[nodeid]:<15}  {nodeid}" in out
+    assert "expected: 1 runs did not PASS on purpose" in out, out
     assert "expected PASS, got TIMEOUT" in out     # expect_pass's message reached the report
 
 

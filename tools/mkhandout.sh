@@ -3,7 +3,8 @@
 #
 # Export the student's tree of Project 3 into OUTDIR (which must not exist, or
 # be empty): every file of the git checkout except the reference solution and
-# the grader's files that contain pieces of it. Then check the export:
+# the grader's files that contain pieces of it, its Markdown files in their
+# student versions (tools/student-copy.awk). Then check the export:
 #
 #   1. no excluded path made it into OUTDIR;
 #   2. no file in OUTDIR holds a line of the reference solution's function
@@ -117,11 +118,23 @@ done < "$stage/all"
 (cd "$stage/src" && tar -c -T "$stage/kept" -f -) | tar -x -C "$out" -f -
 echo "mkhandout: exported $what; left out $excluded files under: ${EXCLUDE[*]}"
 
+# The Markdown files speak to students: staff-only text out, student-only text in
+# (the markers: tools/student-copy.awk). One source, two readers.
+(cd "$out" && grep -rlZ --include='*.md' -e '<!-- staff' -e '<!-- student:' . || true) |
+	while IFS= read -r -d '' f; do
+		awk -f "$stage/src/tools/student-copy.awk" "$out/$f" > "$stage/student.md" ||
+			die "${f#./}: see the message above (markers: tools/student-copy.awk)"
+		cat "$stage/student.md" > "$out/$f"
+		echo "mkhandout: ${f#./}: the student's version"
+	done
+
 # ---- 3. checks ----
 
 for p in "${EXCLUDE[@]}"; do
 	[ ! -e "$out/$p" ] || die "$out/$p exists: the exclusion failed"
 done
+left=$(cd "$out" && grep -rl --include='*.md' -e '<!-- staff' -e '<!-- student:' . || true)
+[ -z "$left" ] || die "staff/student markers left in: $left"
 
 # The text files of a directory, one per line (binary files are skipped).
 text_files()

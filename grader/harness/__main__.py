@@ -4,6 +4,7 @@
     python3 -m harness --print-cmd 'keos.*'                  # the QEMU command, nothing run
     python3 -m harness --image build/solution/keos.iso 'kev.*'   # another image (env KEOS_IMAGE)
     python3 -m harness --gdb 26000 npt.simple                # paused until gdb attaches
+    python3 -m harness project3                              # every graded test (rubric)
 
 The image is the kernel ELF (booted directly, -kernel) or the GRUB ISO; by default the
 one KEOS_BUILD and KEOS_BOOT name (build/kernel.elf). Exit status 0 if the verdict is
@@ -15,14 +16,15 @@ import os
 import shlex
 import sys
 
-from . import faultmap, qemu
+from . import faultmap, ktests, qemu, rubric
 from .log import Verdict
 
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="python3 -m harness", description=__doc__.split("\n")[0])
     ap.add_argument("test", nargs="?", default="",
-                    help="test name, comma list, or prefix* (empty: the kernel's default)")
+                    help="test name, comma list, prefix*, or project3 (the rubric's tests; "
+                         "empty: the kernel's default)")
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds (default 30; none with --gdb)")
     ap.add_argument("--smp", type=int, default=qemu.SMP)
@@ -37,8 +39,12 @@ def parse_args(argv):
     ap.add_argument("-q", "--quiet", action="store_true", help="do not echo serial output")
     ap.add_argument("extra", nargs="*", help="extra QEMU arguments (after --)")
     args = ap.parse_args(argv)
+    graded = args.test == rubric.PROJECT3
+    if graded:
+        args.test = rubric.selection(ktests.from_sources(qemu.ROOT))
     if args.timeout is None:
-        args.timeout = 7 * 24 * 3600.0 if args.gdb else 30.0
+        args.timeout = 7 * 24 * 3600.0 if args.gdb else \
+            sum(i.timeout for i in rubric.load()) if graded else 30.0
     return args
 
 

@@ -3,6 +3,7 @@
     items = rubric.load()                    # [Item(name, points, timeout, budget)], checked
     files = rubric.student_files()           # ["project3/npt.c", ...], what a student writes
     line = rubric.score(item, result)        # Scored(verdict, earned, detail)
+    sel = rubric.selection(kernel_tests)     # `make run TEST=project3`: every graded test
 
 Only PASS earns points. The same rules serve grade.py (`make grade`) and
 test_project3.py, so the pytest view and the score cannot disagree.
@@ -12,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from . import qemu
+from . import ktests, qemu
 from .log import Verdict
 from .paths import GRADER
 from .where import panic_detail, timeout_detail
@@ -25,6 +26,8 @@ TOTAL = 100
 BUDGET_FACTOR = 10
 BUDGET_FLOOR_S = 2.0
 BOOT_MARGIN_S = 5.0
+# `make run TEST=project3`: the rubric's tests in one boot (not selftest.*, not keos.*).
+PROJECT3 = "project3"
 
 
 class RubricError(Exception):
@@ -81,6 +84,20 @@ def load(path=RUBRIC):
     if total != TOTAL:
         raise RubricError(f"{path}: the points sum to {total}, not {TOTAL}")
     return items
+
+
+def selection(kernel_tests, path=RUBRIC):
+    """The kernel selection that runs exactly the rubric's tests: "group.*" for a group
+    whose kernel tests are all graded, else the graded names one by one (the kernel reads
+    at most 255 bytes of selection, keos/main.c)."""
+    graded = [i.name for i in load(path)]
+    parts = []
+    for group in dict.fromkeys(n.split(".")[0] for n in graded):
+        if set(ktests.in_group(kernel_tests, group)) <= set(graded):
+            parts.append(group + ".*")
+        else:
+            parts += ktests.in_group(graded, group)
+    return ",".join(parts)
 
 
 def student_files(path=RUBRIC):
