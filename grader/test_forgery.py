@@ -28,7 +28,7 @@ import pytest
 from harness import Verdict, policy, qemu, rubric
 from harness.plugin import SOLUTION_IMAGE
 from test_grader_mutants import BUILD_JOBS, ITEMS, MUTANT_DIR, ROOT, WORK, Mutant, build, \
-    copy_tree, make_image, tree_digest
+    copy_objects, copy_tree, make_image, tree_digest
 
 TARGET = "project3/npt.c"       # the skeleton, as handed out
 
@@ -122,6 +122,7 @@ def test_second_solution_scores_100(keos_build):
     for src in sources:
         shutil.copy(src, tree / "solution" / "project3" / src.name)
     image = tree / SOLUTION_IMAGE.relative_to(ROOT)
+    copy_objects(tree, image)           # make compiles only the second solution's files
     error = make_image(tree, image, solution=True)
     assert error is None, f"the second solution {error}"
     objects = [image.parent / "solution" / "project3" / f"{s.name}.o" for s in sources]
