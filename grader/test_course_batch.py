@@ -155,7 +155,10 @@ def batch_run(request, keos_build):
 
 @pytest.fixture(scope="module")
 def mutant_scores(request, keos_build):
-    """{mutant: score} from grading each mutant's own kernel with grade.py."""
+    """{mutant: score} from grading each mutant's own kernel with grade.py: the tests its
+    sed script names ("# expect:", "# may-fail:") graded, every other rubric test earning
+    its points (that they pass on the mutant's kernel is test_grader_mutants.py's
+    test_mutant_breaks_nothing_else; the batch's rows are held to it test by test)."""
     keos_build.ensure(SOLUTION_IMAGE)
 
     def create(folder):
@@ -167,12 +170,22 @@ def mutant_scores(request, keos_build):
             results = folder / f"{name}.json"
             done = subprocess.run([sys.executable, str(GRADER / "grade.py"), "--image", str(image),
                                    "--results", str(results), "-j", str(JOBS), "-q",
+                                   "--only", ",".join(touched(name)),
                                    "--timeout-scale", TIMEOUT_SCALE],
                                   capture_output=True, text=True, timeout=1200)
             assert done.returncode == 0, done.stdout + done.stderr
-            scores[name] = json.loads(results.read_text())["score"]
+            graded = json.loads(results.read_text())["tests"]
+            assert sorted(t["name"] for t in graded) == sorted(touched(name)), graded
+            scores[name] = sum(t["points"] for t in graded) + \
+                sum(i.points for i in ITEMS if i.name not in touched(name))
         return scores
     return shared(request.config, "mutant-scores", create)[1]
+
+
+def touched(name):
+    """The rubric tests a mutant fails or may fail."""
+    m = mutant(name)
+    return m.expect + m.may_fail
 
 
 def test_batch_grades_reference_and_skeleton(batch_run, keos):
@@ -200,6 +213,10 @@ def test_batch_gives_each_mutant_its_own_score(batch_run, mutant_scores, name):
     assert (got["status"], got["score"]) == ("GRADED", mutant_scores[name]), got
     for test in mutant(name).expect:
         assert got["tests"][test]["points"] == 0, (test, got["tests"][test])
+    for item in ITEMS:
+        if item.name not in touched(name):
+            assert got["tests"][item.name]["points"] == item.points, \
+                (item.name, got["tests"][item.name])
 
 
 def test_edited_tests_and_rubric_have_no_effect(batch_run, mutant_scores):
