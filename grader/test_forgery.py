@@ -122,7 +122,7 @@ def test_second_solution_scores_100(keos_build):
     for src in sources:
         shutil.copy(src, tree / "solution" / "project3" / src.name)
     image = tree / SOLUTION_IMAGE.relative_to(ROOT)
-    copy_objects(tree, image)           # make compiles only the second solution's files
+    copy_objects(tree, image, solution=True)    # make compiles only the second solution
     error = make_image(tree, image, solution=True)
     assert error is None, f"the second solution {error}"
     objects = [image.parent / "solution" / "project3" / f"{s.name}.o" for s in sources]

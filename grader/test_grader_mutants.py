@@ -80,8 +80,9 @@ HANG_STALL_S = 3.0
 RUBRIC_LIMITS = bool(os.environ.get("KEOS_MUTANT_RUBRIC_LIMITS"))
 NOT_COPIED = ("build", ".git", "grader", "handouts")   # the kernel build needs none of them
 # Where the kernel's objects sit in a build folder (Makefile KERNEL_OBJS: the sources' own
-# folders; solution/ holds the reference's project3 objects).
-OBJECT_DIRS = ("keos", "kev", "project3", "solution")
+# folders; a SOLUTION=1 build's solution/ holds the reference's project3 objects, the
+# student build's build/solution/ is that other build).
+OBJECT_DIRS = ("keos", "kev", "project3")
 CAUGHT = (Verdict.FAIL, Verdict.PANIC)
 ITEMS = {i.name: i for i in rubric.load()}
 
@@ -167,13 +168,13 @@ def copy_tree(tree):
         n for n in names if Path(d) == ROOT and n in NOT_COPIED])
 
 
-def copy_objects(tree, image):
+def copy_objects(tree, image, solution):
     """The kernel objects of this repository's build of `image` (build/solution/ or build/),
     into the copy `tree`, times kept (copy2): make sees them up to date and compiles only
     what the copy changes, then relinks. Only the object folders: not the ISO, its staging
     folder, the logs or the other builds that share build/."""
     built = ROOT / image.parent.relative_to(tree)
-    for folder in OBJECT_DIRS:
+    for folder in OBJECT_DIRS + (("solution",) if solution else ()):
         if (built / folder).is_dir():
             shutil.copytree(built / folder, tree / built.relative_to(ROOT) / folder,
                             symlinks=True, dirs_exist_ok=True)
@@ -210,7 +211,7 @@ def build(mutant, digest):
         if image.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
             return image, 0.0, None
         copy_tree(tree)
-        copy_objects(tree, image)
+        copy_objects(tree, image, mutant.solution)
         target = tree / mutant.target
         before = target.read_text()
         sed = subprocess.run(["sed", "-i", "-f", str(mutant.script), str(target)],
