@@ -150,22 +150,39 @@ def selection(names):
 MUTANTS = load_mutants()
 
 
+def copied(rel):
+    """Does a mutant's copy take this file or folder (relative to the repository)? Not
+    NOT_COPIED, not the Markdown documents: a README edit must not rebuild every mutant."""
+    return rel.parts[0] not in NOT_COPIED and rel.suffix != ".md"
+
+
 def tree_digest():
     """A digest of everything a mutant build copies: a changed source means a rebuild."""
     h = hashlib.sha1()
-    for path in sorted(ROOT.rglob("*")):
+    for path in sorted(walk(ROOT)):
         rel = path.relative_to(ROOT)
-        if rel.parts[0] in NOT_COPIED or not path.is_file():
-            continue
         h.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
+def walk(folder):
+    """The files below `folder` that copied() takes (without entering build/ and the
+    other folders it leaves out)."""
+    for entry in os.scandir(folder):
+        path = Path(entry.path)
+        if not copied(path.relative_to(ROOT)):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from walk(path)
+        elif entry.is_file():
+            yield path
+
+
 def copy_tree(tree):
-    """A fresh copy of the repository (without NOT_COPIED) at `tree`."""
+    """A fresh copy of the repository (what copied() takes) at `tree`."""
     shutil.rmtree(tree, ignore_errors=True)
     shutil.copytree(ROOT, tree, symlinks=True, ignore=lambda d, names: [
-        n for n in names if Path(d) == ROOT and n in NOT_COPIED])
+        n for n in names if not copied((Path(d) / n).relative_to(ROOT))])
 
 
 def copy_objects(tree, image, solution):
