@@ -11,6 +11,7 @@
 #   make check        the project's whole test suite (host tests + kernel tests)
 #   make grade        Project 3's score
 #   make bench        time the grade (N=5 runs of each test; SOLUTION=1 for the reference)
+#   make bench-claims issue 10's claims on the reference (stress, concurrency mutants, boots)
 #   make submit       pack the files to hand in (build/submit/)
 #   make gradescope   the Gradescope autograder (build/gradescope/autograder.zip)
 #   make format       reformat the C sources (.clang-format)
@@ -319,6 +320,14 @@ N ?= 5
 bench: all
 	$(KEOS_ENV) $(PYTHON) grader/bench.py --image $(IMAGE) --disk $(D)/disk.img -n $(N)
 
+# Issue 10's claims on the reference, in one run: pager.stress's time and concurrency (20
+# runs), the concurrency mutants caught (20 runs each), the grade with each boot (5 runs
+# each). Writes build/bench-claims.json.
+bench-claims:
+	$(MAKE) --no-print-directory SOLUTION=1 all
+	$(MAKE) --no-print-directory SOLUTION=1 BOOT=iso iso
+	$(KEOS_ENV) $(PYTHON) grader/bench_claims.py
+
 # Hand in: build/submit/project3-<user>-<time>.tar.gz with the student files and a
 # manifest (grader/submit.py). FORCE=1 packs even the untouched stubs.
 submit:
@@ -379,7 +388,7 @@ clean:
 print-%:
 	@echo '$($*)'
 
-.PHONY: all iso run run-gdb gdb gdb-batch faultmap record replay-gdb check grade bench clean \
+.PHONY: all iso run run-gdb gdb gdb-batch faultmap record replay-gdb check grade bench bench-claims clean \
 	tools-ok toolchain-ok iso-tools-ok handout format submit gradescope
 .DELETE_ON_ERROR:
 # Dependency files named from the object lists, the guests' too (whichever B this is).

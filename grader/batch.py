@@ -15,7 +15,8 @@ OUT (default build/batch) gets:
   grades.csv      student, score, one column per rubric test (points), status, wall_s
   grades.json     the same, with each test's verdict and first failure line, the files
                   taken and ignored, and the message (BUILD-ERROR's compiler errors, ...)
-  <student>/      result.json, build.log, grade.log, qemu/ (every QEMU's serial log)
+  <student>/      result.json (what the batch kept), official.json (official.py's own),
+                  build.log, grade.log, qemu/ (every QEMU's serial log)
 
 A progress bar with an ETA goes to a terminal. Ctrl-C stops every child and its QEMUs,
 keeps what is finished and writes the tables; running the same command again resumes:
@@ -164,8 +165,11 @@ class Batch:
         shutil.rmtree(logs, ignore_errors=True)
         logs.mkdir(parents=True)
         work = self.out / ".work" / student
+        # official.py's own result, not result.json: an interrupted official.py may still
+        # write it, and result.json is only ever a result this batch kept.
+        official_out = logs / "official.json"
         proc = self.spawn([sys.executable, str(GRADER / "official.py"), str(path.resolve()),
-                           "--out", str(result), "--logs", str(logs), "--work", str(work),
+                           "--out", str(official_out), "--logs", str(logs), "--work", str(work),
                            "-j", str(self.args.qemus), "--timeout-scale",
                            str(self.args.timeout_scale), "-q", *self.course_args()])
         if proc is None:
@@ -177,7 +181,7 @@ class Batch:
             return None                   # interrupted: left to the next run
         (logs / "official.log").write_text(out)
         try:
-            kept = json.loads(result.read_text())
+            kept = json.loads(official_out.read_text())
         except (OSError, ValueError):
             why = (f"no result within {self.limit_s:.0f} s" if timed_out else
                    f"official.py ended with status {proc.returncode} and no result:\n"

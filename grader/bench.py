@@ -47,6 +47,10 @@ def parse_args(argv):
     return args
 
 
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def summary(seconds):
     return {"median": round(statistics.median(seconds), 3), "min": round(min(seconds), 3),
             "max": round(max(seconds), 3), "runs": [round(s, 3) for s in seconds]}
@@ -131,7 +135,7 @@ def main(argv=None):
     problems += wrong
 
     report = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": now(),
         "cpus": os.cpu_count(),
         "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "image": args.image,

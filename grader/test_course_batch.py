@@ -5,6 +5,7 @@ course as committed (official.py exports HEAD), so commit kernel changes first.
 """
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -112,9 +113,11 @@ def run_id(config):
     return worker["testrunuid"] if worker else f"single-{os.getpid()}"
 
 
-def shared(config, name, create):
+def shared(config, name, create, key=None):
     """SHARED/name, made once per pytest run by create(path) -> data, whichever xdist
-    worker comes first; the others wait on the lock and read the data back (JSON)."""
+    worker comes first; the others wait on the lock and read the data back (JSON). With a
+    `key` (a string naming everything the folder is made from), a folder an earlier run
+    made for the same key is kept."""
     folder = SHARED / name
     SHARED.mkdir(parents=True, exist_ok=True)
     with open(SHARED / f".{name}.lock", "w") as lock:
@@ -122,12 +125,12 @@ def shared(config, name, create):
         stamp = folder / ".run.json"
         if stamp.exists():
             kept = json.loads(stamp.read_text())
-            if kept["run"] == run_id(config):
+            if kept["run"] == run_id(config) or (key and kept.get("key") == key):
                 return folder, kept["data"]
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         data = create(folder)
-        stamp.write_text(json.dumps({"run": run_id(config), "data": data}))
+        stamp.write_text(json.dumps({"run": run_id(config), "key": key, "data": data}))
     return folder, data
 
 
@@ -154,7 +157,10 @@ def batch_run(request, keos_build):
 
 @pytest.fixture(scope="module")
 def mutant_scores(request, keos_build):
-    """{mutant: score} from grading each mutant's own kernel with grade.py."""
+    """{mutant: score} from grading each mutant's own kernel with grade.py: the tests its
+    sed script names ("# expect:", "# may-fail:") graded, every other rubric test earning
+    its points (that they pass on the mutant's kernel is test_grader_mutants.py's
+    test_mutant_breaks_nothing_else; the batch's rows are held to it test by test)."""
     keos_build.ensure(SOLUTION_IMAGE)
 
     def create(folder):
@@ -166,12 +172,22 @@ def mutant_scores(request, keos_build):
             results = folder / f"{name}.json"
             done = subprocess.run([sys.executable, str(GRADER / "grade.py"), "--image", str(image),
                                    "--results", str(results), "-j", str(JOBS), "-q",
+                                   "--only", ",".join(touched(name)),
                                    "--timeout-scale", TIMEOUT_SCALE],
                                   capture_output=True, text=True, timeout=1200)
             assert done.returncode == 0, done.stdout + done.stderr
-            scores[name] = json.loads(results.read_text())["score"]
+            graded = json.loads(results.read_text())["tests"]
+            assert sorted(t["name"] for t in graded) == sorted(touched(name)), graded
+            scores[name] = sum(t["points"] for t in graded) + \
+                sum(i.points for i in ITEMS if i.name not in touched(name))
         return scores
     return shared(request.config, "mutant-scores", create)[1]
+
+
+def touched(name):
+    """The rubric tests a mutant fails or may fail."""
+    m = mutant(name)
+    return m.expect + m.may_fail
 
 
 def test_batch_grades_reference_and_skeleton(batch_run, keos):
@@ -199,6 +215,10 @@ def test_batch_gives_each_mutant_its_own_score(batch_run, mutant_scores, name):
     assert (got["status"], got["score"]) == ("GRADED", mutant_scores[name]), got
     for test in mutant(name).expect:
         assert got["tests"][test]["points"] == 0, (test, got["tests"][test])
+    for item in ITEMS:
+        if item.name not in touched(name):
+            assert got["tests"][item.name]["points"] == item.points, \
+                (item.name, got["tests"][item.name])
 
 
 def test_edited_tests_and_rubric_have_no_effect(batch_run, mutant_scores):
@@ -273,10 +293,21 @@ def test_batch_resumes_without_grading_again(batch_run, tmp_path):
 
 # ---- Gradescope: run_autograder against a local /autograder ---------------------------
 
+def autograder_key():
+    """What `make gradescope`'s zip is made of: the commit, and what comes from this
+    tree: the scripts, the export (official.py) and its list of files left out."""
+    made_of = (gradescope.SETUP_SH + gradescope.RUN_AUTOGRADER).encode() + \
+        (GRADER / "official.py").read_bytes() + (ROOT / "tools" / "mkhandout.sh").read_bytes()
+    commit = official.git("rev-parse", "--verify", "HEAD^{commit}").decode().strip()
+    return f"{commit} {hashlib.sha1(made_of).hexdigest()}"
+
+
 @pytest.fixture(scope="module")
 def autograder(request):
     """A folder laid out like Gradescope's /autograder, from `make gradescope`'s zip, shared
-    by the xdist workers; the lock file serializes the runs in it."""
+    by the xdist workers; the lock file serializes the runs in it. Kept for the next
+    run while the zip would be the same: the course it builds (in source/cache, on the
+    first submission) is built once per course version, as on Gradescope."""
     def create(root):
         zip_path, _ = gradescope.make_zip(root / "autograder.zip")
         with zipfile.ZipFile(zip_path) as z:     # as unzip does it: with the modes
@@ -285,7 +316,7 @@ def autograder(request):
                 (root / "source" / info.filename).chmod(info.external_attr >> 16 & 0o777)
         shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
         return None
-    return shared(request.config, "autograder", create)[0]
+    return shared(request.config, "autograder", create, key=autograder_key())[0]
 
 
 def run_autograder(root, files):
@@ -340,7 +371,9 @@ def tagged_processes(tag):
 
 def test_ctrl_c_leaves_no_qemu_and_keeps_results(tmp_path, keos):
     subs = tmp_path / "subs"
-    for k in range(12):
+    # s00 does not compile: a result is kept within seconds, while s01's QEMUs run.
+    write_dir(subs / "s00", {**reference(), "project3/npt.c": b"int broken(\n"})
+    for k in range(1, 12):
         write_dir(subs / f"s{k:02}", reference() if k % 2 else stubs())
     tag = uuid.uuid4().hex
     out = tmp_path / "out"
@@ -355,8 +388,12 @@ def test_ctrl_c_leaves_no_qemu_and_keeps_results(tmp_path, keos):
             now = tagged_processes(tag)
             seen.update(now)
             running = [p for p, (_, prog) in now.items() if "qemu-system" in prog]
-            if len(running) >= JOBS and list(out.glob("*/result.json")):
-                break           # mid-batch: QEMUs running and a result already kept
+            # Mid-batch: a QEMU running and a result already kept. (Not JOBS QEMUs at
+            # once: with short runs and builds in between, a loaded machine may never show
+            # that between two looks, and the batch ran to its end. Every process of the
+            # batch, the other job's included, must be gone after Ctrl-C: checked below.)
+            if running and list(out.glob("*/result.json")):
+                break
             time.sleep(0.2)
         assert proc.poll() is None, "the batch ended before it could be interrupted"
         qemus = {p: s for p, s in seen.items() if "qemu-system" in s[1]}

@@ -17,11 +17,12 @@ Mutants (sed scripts; their first lines say what they break):
   in-kernel effects are listed in NPT_MUTANTS below (their files are not ours).
 
 Each mutant is built in build/mutants/<name>/ (a copy of the repository without .git,
-grader/ and handouts/, and of build/solution/'s objects with their times, so that make
-compiles only the mutated file and relinks), two at a time, and kept until the copied
-files or the script change. The
-baseline, that the unmutated reference passes all of these, is test_project3.py's
-test_reference. Marker `mutants`: deselect with -m "not mutants".
+grader/ and handouts/, and of build/solution/'s object folders with their times, so that
+make compiles only the mutated file and relinks), two at a time, and kept until the copied
+files or the script change. The baseline, that the unmutated reference passes all of
+these, is test_project3.py's test_reference. A hang ("# verdict: TIMEOUT") is run with
+short watchdog limits (HANG_*), which the reference is shown to meet. Marker `mutants`:
+deselect with -m "not mutants".
 """
 
 import fcntl
@@ -66,7 +67,23 @@ NPT_MUTANTS = {
 # once the test catches the mutant, the xfail turns into a failure as a reminder.
 KNOWN_SURVIVORS = {}  # mutant name -> why the tests cannot catch it (none today)
 BUILD_JOBS = 2
+# A hang shows as soon as the watchdog looks: the "# verdict: TIMEOUT" mutants run with
+# limits far below the rubric's (whose 10 x ref_ms, at least 2 s, is for a loaded
+# machine; a hung run costs all of it, and a whole CPU). Each test's budget is
+# HANG_BUDGET_SHARE of the rubric's, at least HANG_BUDGET_FLOOR_S; the stall limit is
+# HANG_STALL_S. test_reference_passes_within_the_hang_limits proves the reference
+# finishes every such test within them, so a TIMEOUT there is the bug, not the limits.
+# KEOS_MUTANT_RUBRIC_LIMITS=1 runs the hangs with the rubric's own limits (a hanging
+# solution's full grade, as students get it).
+HANG_BUDGET_SHARE = 0.25
+HANG_BUDGET_FLOOR_S = 1.0
+HANG_STALL_S = 3.0
+RUBRIC_LIMITS = bool(os.environ.get("KEOS_MUTANT_RUBRIC_LIMITS"))
 NOT_COPIED = ("build", ".git", "grader", "handouts")   # the kernel build needs none of them
+# Where the kernel's objects sit in a build folder (Makefile KERNEL_OBJS: the sources' own
+# folders; a SOLUTION=1 build's solution/ holds the reference's project3 objects, the
+# student build's build/solution/ is that other build).
+OBJECT_DIRS = ("keos", "kev", "project3")
 CAUGHT = (Verdict.FAIL, Verdict.PANIC)
 ITEMS = {i.name: i for i in rubric.load()}
 
@@ -124,22 +141,57 @@ def selection(names):
 MUTANTS = load_mutants()
 
 
+def copied(rel):
+    """Does a mutant's copy take this file or folder (relative to the repository)? Not
+    NOT_COPIED, not the Markdown documents: a README edit must not rebuild every mutant."""
+    return rel.parts[0] not in NOT_COPIED and rel.suffix != ".md"
+
+
 def tree_digest():
     """A digest of everything a mutant build copies: a changed source means a rebuild."""
     h = hashlib.sha1()
-    for path in sorted(ROOT.rglob("*")):
+    for path in sorted(walk(ROOT)):
         rel = path.relative_to(ROOT)
-        if rel.parts[0] in NOT_COPIED or not path.is_file():
-            continue
         h.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
+def walk(folder):
+    """The files below `folder` that copied() takes (without entering build/ and the
+    other folders it leaves out)."""
+    for entry in os.scandir(folder):
+        path = Path(entry.path)
+        if not copied(path.relative_to(ROOT)):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from walk(path)
+        elif entry.is_file():
+            yield path
+
+
 def copy_tree(tree):
-    """A fresh copy of the repository (without NOT_COPIED) at `tree`."""
+    """A fresh copy of the repository (what copied() takes) at `tree`."""
     shutil.rmtree(tree, ignore_errors=True)
     shutil.copytree(ROOT, tree, symlinks=True, ignore=lambda d, names: [
-        n for n in names if Path(d) == ROOT and n in NOT_COPIED])
+        n for n in names if not copied((Path(d) / n).relative_to(ROOT))])
+
+
+def copy_objects(tree, image, solution):
+    """The kernel objects of this repository's build of `image` (build/solution/ or build/),
+    into the copy `tree`, times kept (copy2): make sees them up to date and compiles only
+    what the copy changes, then relinks. Only the object folders: not the ISO, its staging
+    folder, the logs or the other builds that share build/."""
+    built = ROOT / image.parent.relative_to(tree)
+    for folder in OBJECT_DIRS + (("solution",) if solution else ()):
+        if (built / folder).is_dir():
+            shutil.copytree(built / folder, tree / built.relative_to(ROOT) / folder,
+                            symlinks=True, dirs_exist_ok=True)
+    # The toolchain stamp the objects depend on (Makefile TC_STAMP): without it make
+    # writes a new one and recompiles everything.
+    stamp = qemu.BUILD / "toolchain.id"
+    if stamp.exists():
+        (tree / stamp.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(stamp, tree / stamp.relative_to(ROOT))
 
 
 def make_image(tree, image, solution):
@@ -167,18 +219,7 @@ def build(mutant, digest):
         if image.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
             return image, 0.0, None
         copy_tree(tree)
-        # The reference's objects, times kept (copy2): make sees them up to date and
-        # compiles only the mutated file. (Not the GRUB ISO's staging directory: the
-        # mutants boot their kernel directly.)
-        reference = SOLUTION_IMAGE.parent
-        shutil.copytree(reference, tree / reference.relative_to(ROOT), symlinks=True,
-                        ignore=lambda d, names: [n for n in names if Path(d) == reference
-                                                 and n == "iso"])
-        # The toolchain stamp the objects depend on (Makefile TC_STAMP): without it make
-        # writes a new one and recompiles everything.
-        stamp_src = reference.parent / "toolchain.id"
-        if stamp_src.exists():
-            shutil.copy2(stamp_src, tree / stamp_src.relative_to(ROOT))
+        copy_objects(tree, image, mutant.solution)
         target = tree / mutant.target
         before = target.read_text()
         sed = subprocess.run(["sed", "-i", "-f", str(mutant.script), str(target)],
@@ -230,6 +271,39 @@ def test_mutant_build_time(mutant_builds, keos):
     assert not errors, "\n".join(f"{n}: {e}" for n, e in errors.items())
 
 
+def watchdog_limits(mutant, item):
+    """(budget, stall limit) in seconds for `item`'s run on `mutant`: the rubric's, or
+    for a hang the shorter hang limits."""
+    if mutant.verdict != Verdict.TIMEOUT or RUBRIC_LIMITS:
+        return item.budget, qemu.STALL_S
+    return hang_limits(item)
+
+
+def hang_limits(item):
+    return max(HANG_BUDGET_FLOOR_S, item.budget * HANG_BUDGET_SHARE), HANG_STALL_S
+
+
+HANG_TESTS = [n for n in ITEMS if any(n in m.expect for m in MUTANTS
+                                      if m.verdict == Verdict.TIMEOUT)]
+
+
+def test_reference_passes_within_the_hang_limits(keos_solution):
+    """The reference passes every test a hang mutant is caught by, in one boot with the
+    hang stall limit, each within its hang budget: the limits are ample for correct code
+    (checked under the same load as the mutants' runs), so a TIMEOUT there is the bug."""
+    if RUBRIC_LIMITS:
+        pytest.skip("KEOS_MUTANT_RUBRIC_LIMITS: the hangs run with the rubric's limits")
+    assert HANG_TESTS, "no '# verdict: TIMEOUT' mutant"
+    budgets = {n: hang_limits(ITEMS[n])[0] for n in HANG_TESTS}
+    result = keos_solution(selection(HANG_TESTS), watchdog=max(budgets.values()),
+                           stall=HANG_STALL_S, timeout=sum(ITEMS[n].timeout for n in HANG_TESTS))
+    result.expect_pass()
+    assert sorted(result.tests) == sorted(HANG_TESTS), result.explain()
+    too_slow = {n: f"{t.ms} ms > {budgets[n]:g} s" for n, t in result.tests.items()
+                if t.ms is None or t.ms > 1000 * budgets[n]}
+    assert not too_slow, f"the reference needs more than the hang budgets: {too_slow}"
+
+
 @pytest.mark.parametrize("mutant", params(MUTANTS))
 def test_mutant_is_caught(mutant_builds, keos, mutant):
     image, _, error = mutant_builds[0][mutant.name]
@@ -237,7 +311,8 @@ def test_mutant_is_caught(mutant_builds, keos, mutant):
     missed, unclear = [], []
     for name in mutant.expect:
         item = ITEMS[name]
-        result = keos(name, image=image, timeout=item.timeout, watchdog=item.budget)
+        budget, stall = watchdog_limits(mutant, item)
+        result = keos(name, image=image, timeout=item.timeout, watchdog=budget, stall=stall)
         scored = rubric.score(item, result)
         caught = result.verdict == mutant.verdict if mutant.verdict else \
             result.verdict in CAUGHT

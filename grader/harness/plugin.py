@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from . import ktests, qemu
+from . import ktests, qemu, schedule
 from .log import Verdict
 from .qemu import QemuMissing
 
@@ -51,6 +51,7 @@ SOLUTION_IMAGE = qemu.BUILD / "solution" / qemu.IMAGE.name
 MAKE_VARS = os.environ.get("KEOS_MAKE_VARS", "").split()
 SHARED_DIR = qemu.LOG_DIR / "shared"     # once_per_session()'s results, while it runs
 EXPECTED = "expected"   # the timing table's verdict for a non-PASS run its test wanted
+LONGEST_FIRST = "keos_longest_first"    # workerinput: order the collection (schedule.py)
 
 
 def pytest_addoption(parser):
@@ -76,6 +77,29 @@ def pytest_configure(config):
             config.option.testrunuid = config.keos_run_id   # the one xdist gives workers
     if not hasattr(config, "workerinput"):      # the xdist controller, or no xdist at all
         config.pluginmanager.register(TimingReport(), "keos-timing-report")
+
+
+def pytest_collection_modifyitems(config, items):
+    """In an xdist worker under our scheduler: longest tests first (harness/schedule.py)."""
+    if getattr(config, "workerinput", {}).get(LONGEST_FIRST):
+        items[:] = schedule.longest_first(items, schedule.load(config))[0]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """The controller's side of the longest-first order (None: xdist's own scheduler)."""
+    return schedule.make_scheduler(config, log) if _load_scheduling(config) else None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """Tell the workers to order their collection for our scheduler (their own `dist`
+    option stays "no")."""
+    node.workerinput[LONGEST_FIRST] = _load_scheduling(node.config)
+
+
+def _load_scheduling(config):
+    return config.getoption("dist", None) == "load"
 
 
 def log_name(nodeid):
@@ -324,11 +348,14 @@ class TimingReport:
         self.runs = []
         self.metrics = []
         self.failed = set()     # node ids of the tests that failed (in any phase)
+        self.durations = {}     # node id -> seconds (harness/schedule.py)
         self.path = qemu.LOG_DIR / "timings.json"
 
     def pytest_runtest_logreport(self, report):
         if report.failed:
             self.failed.add(report.nodeid)
+        # Setup, call and teardown: the test's time for the next run's schedule.
+        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0) + report.duration
         # The teardown report carries every property the test recorded.
         if report.when == "teardown":
             self.runs += [v for k, v in report.user_properties if k == RUN_PROPERTY]
@@ -336,6 +363,7 @@ class TimingReport:
 
     def pytest_sessionfinish(self, session):
         forget_session(session.config)
+        schedule.save(session.config, self.durations)
         if not self.runs and not self.metrics:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
