@@ -188,7 +188,8 @@ def record_replay_args(args, mode, rrfile):
             i += 1
             continue
         i += 2
-    return out + ["-net", "none", "-icount", f"shift=auto,rr={mode},rrfile={rrfile}"]
+    return out + ["-net", "none", "-global", "apic.vapic=off",
+                  "-icount", f"shift=auto,rr={mode},rrfile={rrfile}"]
 
 
 def _blkreplay_drive(spec, drive_id):
