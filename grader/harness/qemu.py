@@ -162,6 +162,10 @@ def record_replay_args(args, mode, rrfile):
     filter over every drive. Drives get `snapshot=on` instead of `readonly=on`: writes
     go to a temporary overlay (the files stay untouched, no scratch copy), and that
     overlay is where QEMU keeps the VM snapshot that reverse debugging starts from.
+    No kvmvapic (`apic.vapic=off`, a ROM for old Windows guests): loading that snapshot
+    resets it, its reset waits for the vCPU thread (run_on_cpu) while the main loop
+    holds the replay mutex the vCPU thread waits for, and QEMU 7.2 deadlocks
+    (reverse-continue and reverse-stepi hung 4 runs in 5 under load, 2026-11-26).
     """
     if mode not in ("record", "replay"):
         raise ValueError(f"record/replay mode {mode!r}: record or replay")
