@@ -75,11 +75,25 @@ def test_replay_without_recording_says_so(tmp_path, capsys):
 
 
 @pytest.mark.kernel
-def test_record_and_replay_print_the_same(keos_build, tmp_path):
-    """mmio.print runs a guest (VMRUN, MMIO exits): its replay prints the same bytes."""
-    keos_build.ensure(qemu.IMAGE)
-    recorded = replay.record("mmio.print", image=qemu.IMAGE, directory=tmp_path)
-    assert recorded.verdict in (Verdict.PASS, Verdict.NOT_IMPLEMENTED), recorded.explain()
+@pytest.mark.parametrize("test", [
+    "mmio.print",           # a guest with MMIO exits
+    "pager.boot_keos",      # the guest KeOS, paged in from the disk, many #NPF exits
+])
+def test_record_and_replay_print_the_same(keos_build, tmp_path, test):
+    """The replay prints the same bytes. pager.boot_keos did not replay until kev ran
+    guests with host interrupts off under record (kev/svm.c: QEMU 7.2 records a timer's
+    INTR #VMEXIT as an exception and never replays it; the replay stalled in the first
+    disk read of the fault path)."""
+    solution = SOLUTION_DIR.is_dir()
+    if test.startswith("pager.") and not solution:
+        pytest.skip("solution/ is not here: the student's pager may not run a guest yet")
+    image = SOLUTION_IMAGE if solution else qemu.IMAGE
+    keos_build.ensure(image)
+    recorded = replay.record(test, image=image, directory=tmp_path)
+    assert recorded.verdict in ((Verdict.PASS,) if solution else
+                                (Verdict.PASS, Verdict.NOT_IMPLEMENTED)), recorded.explain()
+    assert "(recorded: no host interrupt ends a guest's run)" in recorded.log_text, \
+        "the kernel was not told it runs under record (opt/keos/record)"
     replayed = replay.replay(directory=tmp_path)
     assert replayed.verdict == recorded.verdict, replayed.explain()
     assert (tmp_path / "replay.log").read_bytes() == (tmp_path / "record.log").read_bytes()
