@@ -9,7 +9,6 @@ import shutil
 
 import pytest
 
-import test_grader_mutants as mutants   # the mutant builds (their machinery lives there)
 from harness import Verdict, qemu, replay
 from harness.plugin import SOLUTION_DIR, SOLUTION_IMAGE
 
@@ -110,9 +109,11 @@ REPLAY_FAILURE = re.compile(
 
 @pytest.fixture(scope="module")
 def failing_recording(keos_build, tmp_path_factory):
-    """(directory, the failure's gpa, its flags): the mutant's failing run, recorded."""
+    """(directory, the failure's gpa, its flags, the mutated lines): the mutant's failing
+    run, recorded."""
     if not SOLUTION_DIR.is_dir():
         pytest.skip("solution/ is not here: no reference to mutate")
+    import test_grader_mutants as mutants   # the mutant builds (not in a student handout)
     keos_build.ensure(SOLUTION_IMAGE)       # build/disk.img and the objects a mutant reuses
     mutant = next(m for m in mutants.MUTANTS if m.name == REPLAY_MUTANT)
     image, _, error = mutants.build(mutant, mutants.tree_digest())
@@ -122,20 +123,15 @@ def failing_recording(keos_build, tmp_path_factory):
     assert recorded.verdict == Verdict.FAIL, recorded.explain()
     m = REPLAY_FAILURE.search(recorded.failure or "")
     assert m, f"unexpected failure: {recorded.failure}"
-    return directory, int(m[1], 16), int(m[2], 16)
-
-
-def mutated_lines(name):
-    """Line numbers of the mutant's target file that its script changed."""
-    mutant = next(m for m in mutants.MUTANTS if m.name == name)
-    theirs = (mutants.WORK / name / mutant.target).read_text().splitlines()
+    theirs = (mutants.WORK / mutant.name / mutant.target).read_text().splitlines()
     ours = (qemu.ROOT / mutant.target).read_text().splitlines()
-    return [i + 1 for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]
+    mutated = [i + 1 for i, (a, b) in enumerate(zip(ours, theirs)) if a != b]
+    return directory, int(m[1], 16), int(m[2], 16), mutated
 
 
 @pytest.mark.kernel
 def test_failing_mutant_replays_identically(failing_recording):
-    directory, _, _ = failing_recording
+    directory = failing_recording[0]
     replayed = replay.replay(directory=directory)
     assert replayed.verdict == Verdict.FAIL, replayed.explain()
     assert (directory / "replay.log").read_bytes() == (directory / "record.log").read_bytes(), \
@@ -155,7 +151,7 @@ def test_reverse_continue_finds_who_wrote_the_entry(failing_recording):
     entry then still holds its old value."""
     if shutil.which("gdb") is None:
         pytest.skip("no gdb: sudo apt-get install gdb")
-    directory, gpa, flags = failing_recording
+    directory, gpa, flags, mutated = failing_recording
     entry = f"npt.pml4[{(gpa >> 39) & 511}]"
     out = replay.gdb_session([
         "break test_fail", "continue",
@@ -173,7 +169,6 @@ def test_reverse_continue_finds_who_wrote_the_entry(failing_recording):
     assert re.search(r"#0 .*walk .*\n#1 .* in npt_map \(", writer), \
         f"reverse-continue did not stop in npt_map's walk:\n{writer}"
     assert f"= {value[1]}" in writer, f"not stopped after the store of {value[1]}:\n{writer}"
-    mutated = mutated_lines(REPLAY_MUTANT)
     line = re.search(r'Line (\d+) of "solution/project3/npt.c"', store)
     assert line and int(line[1]) in mutated and "mov" in store, \
         f"reverse-stepi did not land on the mutated store (lines {mutated}):\n{store}"
