@@ -99,14 +99,14 @@ def replay(directory=DIR, extra=(), echo=None, timeout=TIMEOUT_S):
                     **_machine(s))
 
 
-def gdb_stub_args(port):
-    """QEMU waits, paused, for gdb on this port."""
-    return ["-S", "-gdb", f"tcp:localhost:{port}"]
+def gdb_stub_args(where):
+    """QEMU waits, paused, for gdb at `where` (a QEMU chardev: tcp:host:port, unix:path)."""
+    return ["-S", "-gdb", where]
 
 
 class GdbSessionError(RuntimeError):
     """A scripted gdb session on a replay did not get through: which wait ran out, and
-    what gdb and QEMU had said by then."""
+    what gdb had said by then."""
 
 
 def _wait_for(path, seconds):
@@ -130,10 +130,10 @@ def gdb_session(script, directory=DIR, timeout=GDB_TIMEOUT_S):
         commands.write_text("\n".join(
             ["set confirm off", "set pagination off", f"file {kernel_elf(s)}",
              f"target remote {sock}"] + list(script) + ["kill"]) + "\n")
-        before, ended = set(qemu.live_pids()), {}
-        replaying = threading.Thread(target=lambda: ended.update(result=replay(
-            directory, extra=["-S", "-gdb", f"unix:{sock},server=on,wait=off"],
-            timeout=timeout + QEMU_AFTER_GDB_S)))
+        before = set(qemu.live_pids())
+        replaying = threading.Thread(target=replay, args=(directory,), kwargs=dict(
+            extra=gdb_stub_args(f"unix:{sock},server=on,wait=off"),
+            timeout=timeout + QEMU_AFTER_GDB_S))
         replaying.start()
         try:
             if not _wait_for(sock, _scaled(QEMU_START_S)):
@@ -172,7 +172,8 @@ def gdb_replay(port, directory=DIR):
     print(f"Replaying {s['test']} (recorded in {s['rrfile']}), paused: in another terminal "
           f"run `make gdb` (port {port}). reverse-stepi, reverse-next, reverse-continue "
           f"work; see handouts/debugging.md.", flush=True)
-    return replay(directory, extra=gdb_stub_args(port), echo=_echo, timeout=GDB_SESSION_S)
+    return replay(directory, extra=gdb_stub_args(f"tcp:localhost:{port}"), echo=_echo,
+                  timeout=GDB_SESSION_S)
 
 
 def main(argv=None):
