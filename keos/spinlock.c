@@ -57,20 +57,15 @@ static __noreturn void spin_recursion_panic(struct spinlock *l, uint64_t again)
 static void spin_wait(struct spinlock *l)
 {
 	struct cpu *c = mycpu();
-	/* A wait inside a wait is printk's lock, taken to print a LOCK-WAIT report: the
-	 * outer wait is the one the watchdog must report and follow around a cycle. */
-	struct spinlock *outer = c->waiting_for;
-	if (!outer)
-		c->waiting_for = l;
+	c->waiting_for = l; /* what the watchdog reports if it stops this CPU here */
 	uint64_t since = uptime_us();
-	bool reported = false;
 	for (unsigned n = 1; l->locked || __atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE);
 	     n++) {
 		pause();
 		if (n % 1024 == 0)
-			reported |= watchdog_lock_wait(l, since, reported);
+			watchdog_lock_wait(l, since);
 	}
-	c->waiting_for = outer;
+	c->waiting_for = NULL;
 }
 
 void spin_lock(struct spinlock *l)

@@ -7,8 +7,8 @@
  * compares the clock with the deadline. The watchdog also fires early when a
  * CPU stalls: when it has run with interrupts off (its timer silent) or spun on
  * one spinlock for the stall limit. Spinlocks are held with interrupts off,
- * for microseconds when all is well, so either means a hang; the CPU that
- * waits for a lock prints a LOCK-WAIT report first. The CPU that fires stops
+ * for microseconds when all is well, so either means a hang; a CPU that fires
+ * for a lock wait prints a LOCK-WAIT report first. The CPU that fires stops
  * the others with an NMI, which gets through even to a CPU spinning with
  * interrupts off, and each CPU in turn prints where it was:
  *
@@ -131,14 +131,21 @@ static void report(int id, uint64_t rip, uint64_t rbp)
  * Stop every CPU, have each report in CPU order, end the run as TIMEOUT. If
  * another CPU fired first, return: its NMI is on the way, and this CPU's
  * report should show the code it interrupts, not this function.
+ *
+ * Only the CPU that fires prints its LOCK-WAIT line (`waits`: the lock it gave
+ * up on), and only after it has won: two CPUs of a deadlock reach the stall
+ * limit together, and a LOCK-WAIT line still being printed when the NMI stops
+ * its CPU would be cut in two and run into that CPU's report.
  */
-static void fire(const char *why, uint64_t rip, uint64_t rbp)
+static void fire(const char *why, uint64_t rip, uint64_t rbp, const struct spinlock *waits)
 {
 	int me = mycpu()->id, nobody = -1;
 	if (!__atomic_compare_exchange_n(&firing_cpu, &nobody, me, false, __ATOMIC_SEQ_CST,
 					 __ATOMIC_SEQ_CST))
 		return;
 	panicking = true; /* a stopped CPU may hold the console lock */
+	if (waits)
+		print_wait("LOCK-WAIT ", me, waits);
 	uint64_t ms = (uptime_us() + budget_ms * 1000 - deadline_us) / 1000;
 	printk("\nWATCHDOG %s: %s, %lu ms into the test; stopping every CPU\n", test_name, why, ms);
 	lapic_send_nmi_others();
@@ -158,11 +165,16 @@ static void fire(const char *why, uint64_t rip, uint64_t rbp)
 	qemu_exit(QEMU_EXIT_TIMEOUT);
 }
 
-/* A CPU whose timer has been silent for the stall limit runs with interrupts off. */
+/*
+ * A CPU whose timer has been silent for the stall limit runs with interrupts off.
+ * Not one spinning on a lock: it watches its own wait (watchdog_lock_wait), and
+ * reports it, which says more than "interrupts off".
+ */
 static int silent_cpu(uint64_t now)
 {
 	for (int id = 0; id < ncpu; id++)
-		if (now - cpus[id].tick_us >= stall_ms * 1000 && now > cpus[id].tick_us)
+		if (!cpus[id].waiting_for && now - cpus[id].tick_us >= stall_ms * 1000 &&
+		    now > cpus[id].tick_us)
 			return id;
 	return -1;
 }
@@ -179,22 +191,19 @@ void watchdog_tick(struct trapframe *tf)
 	/* Read the deadline once: the test may end (deadline 0) between two reads. */
 	uint64_t deadline = deadline_us;
 	if (deadline != 0 && now >= deadline)
-		fire("no verdict within its budget", tf->rip, tf->rbp);
+		fire("no verdict within its budget", tf->rip, tf->rbp, NULL);
 	else if (deadline != 0 && silent_cpu(now) >= 0)
-		fire("a CPU ran with interrupts off for too long", tf->rip, tf->rbp);
+		fire("a CPU ran with interrupts off for too long", tf->rip, tf->rbp, NULL);
 }
 
-bool watchdog_lock_wait(struct spinlock *l, uint64_t since_us, bool reported_before)
+void watchdog_lock_wait(const struct spinlock *l, uint64_t since_us)
 {
 	bool too_long = deadline_us && uptime_us() - since_us >= stall_ms * 1000;
-	if (too_long && !reported_before)
-		print_wait("LOCK-WAIT ", mycpu()->id, l);
 	if (too_long || expired())
 		fire(too_long ? "a CPU waited too long for a spinlock"
 			      : "no verdict within its budget",
 		     (uint64_t)__builtin_return_address(0) - 1,
-		     *(uint64_t *)__builtin_frame_address(0));
-	return too_long;
+		     *(uint64_t *)__builtin_frame_address(0), too_long ? l : NULL);
 }
 
 bool watchdog_nmi(struct trapframe *tf)

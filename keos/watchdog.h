@@ -13,7 +13,7 @@ void watchdog_arm(const char *test);	  /* at TEST-START */
 void watchdog_disarm(void);		  /* when the test's thread has ended */
 void watchdog_tick(struct trapframe *tf); /* every CPU's timer interrupt */
 /* From a CPU spinning on l since `since_us`: fires the watchdog when the budget is
- * spent, or with a LOCK-WAIT report when the wait is a stall. True if it reported. */
-bool watchdog_lock_wait(struct spinlock *l, uint64_t since_us, bool reported);
+ * spent, or with a LOCK-WAIT report when the wait is a stall. */
+void watchdog_lock_wait(const struct spinlock *l, uint64_t since_us);
 /* The NMI handler: false if the NMI is not the watchdog's; otherwise never returns. */
 bool watchdog_nmi(struct trapframe *tf);

@@ -123,6 +123,7 @@ bool svm_available(void);
 void kev_require_svm(void);
 /* At boot: turn SVM on on every CPU, if the CPUs have it. */
 void kev_init(void);
+extern bool kev_guest_irqs_off; /* host interrupts wait while a guest runs (vmrun.S) */
 
 /* ---- vm.c ---- */
 void kev_setup(void); /* the I/O and MSR permission maps, shared by every VM */

@@ -11,7 +11,8 @@
  * Called with interrupts off. Inside, GIF is cleared and IF set, so that a
  * host interrupt arriving while the guest runs causes an INTR exit instead
  * of being lost; after the exit it is taken as soon as the caller re-enables
- * interrupts.
+ * interrupts. Not under QEMU's record/replay (kev_guest_irqs_off, svm.c):
+ * there IF stays clear, and host interrupts wait for the guest's next exit.
  */
 #define R(n) (8 * (n))
 	.text
@@ -45,8 +46,10 @@ svm_vmrun:
 	movq R(6)(%rsi), %rsi
 
 	clgi
+	cmpb $0, kev_guest_irqs_off(%rip)
+	jne 1f
 	sti
-	vmload %rax
+1:	vmload %rax
 	vmrun %rax
 	vmsave %rax
 	/* Back in the host: RAX is the guest VMCB address again, RSP ours. */

@@ -51,6 +51,8 @@ CHANNEL = "/dev/null"
 # stops every CPU, reports where each was, and exits as TIMEOUT (status 43), before the
 # host's timeout.
 FW_CFG_WATCHDOG = "opt/keos/watchdog_ms"
+# Present under record/replay: kev/svm.c then runs guests with host interrupts off.
+FW_CFG_RECORD = "opt/keos/record"
 # A run given no budget gets this share of its timeout, so the kernel's report comes first.
 WATCHDOG_SHARE = 0.75
 # Spinlocks are held with interrupts off, for microseconds, or across a disk read in the
@@ -162,6 +164,12 @@ def record_replay_args(args, mode, rrfile):
     filter over every drive. Drives get `snapshot=on` instead of `readonly=on`: writes
     go to a temporary overlay (the files stay untouched, no scratch copy), and that
     overlay is where QEMU keeps the VM snapshot that reverse debugging starts from.
+    No kvmvapic (`apic.vapic=off`, a ROM for old Windows guests): loading that snapshot
+    resets it, its reset waits for the vCPU thread (run_on_cpu) while the main loop
+    holds the replay mutex the vCPU thread waits for, and QEMU 7.2 deadlocks
+    (reverse-continue and reverse-stepi hung 4 runs in 5 under load, 2026-11-26).
+    opt/keos/record tells the kernel: no host interrupt may end a guest's run, since
+    QEMU 7.2 cannot replay the #VMEXIT it causes (kev/svm.c).
     """
     if mode not in ("record", "replay"):
         raise ValueError(f"record/replay mode {mode!r}: record or replay")
@@ -188,7 +196,9 @@ def record_replay_args(args, mode, rrfile):
             i += 1
             continue
         i += 2
-    return out + ["-net", "none", "-icount", f"shift=auto,rr={mode},rrfile={rrfile}"]
+    return out + ["-net", "none", "-global", "apic.vapic=off",
+                  "-fw_cfg", fw_cfg_string(FW_CFG_RECORD, "1"),
+                  "-icount", f"shift=auto,rr={mode},rrfile={rrfile}"]
 
 
 def _blkreplay_drive(spec, drive_id):
