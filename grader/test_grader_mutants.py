@@ -27,6 +27,7 @@ deselect with -m "not mutants".
 
 import fcntl
 import hashlib
+import os
 import re
 import shutil
 import subprocess
