@@ -74,7 +74,7 @@ struct npt {
 	npte_t *pml4; /* root table, kernel virtual (its physical address is nCR3) */
 };
 
-/* ---- Provided (kev/npt_provided.c): not student work. ---- */
+/* ---- Provided (project3/provided/npt_provided.c): not student work. ---- */
 
 /* Make an empty NPT: allocates the root. 0 or -NPT_ENOMEM. */
 int npt_init(struct npt *npt);
