@@ -37,6 +37,7 @@
  * Built with -DGUEST_BARE it ends through QEMU's isa-debug-exit port instead
  * of VMMCALL, to test it without a hypervisor (one CPU, under GRUB).
  */
+#include "kev_abi.h"
 #include "multiboot.h"
 
 #define MAX_VCPUS 16
@@ -58,7 +59,6 @@
 #define BARRIER_SPINS 200000 /* ...or after this many turns, so fewer vCPUs still finish */
 #endif
 
-#define HC_EXIT 0
 #define COM1 0x3F8
 #define COM1_LSR (COM1 + 5)
 

@@ -5,8 +5,7 @@
  * page tables and a stack set up by the host. They live in .rodata: the host
  * never executes them.
  */
-#define HC_EXIT 0
-#define HC_PRINT 1
+#include "kev_abi.h"
 #define GUEST_CODE 0x1000
 #define G(x) ((x) - 0b + GUEST_CODE)	/* address of a label inside the guest */
 #define COM1 0x3F8
