@@ -117,7 +117,7 @@ end
 # address, seen at PHYS_BASE + pa (keos/mm.h, the direct map).
 define npt-gpa2hva
 	if $argc != 2
-		echo usage: npt-gpa2hva PML4 GPA   (two words: npt-gpa2hva vcpu->vm->npt.pml4 0x1000000)\n
+		echo usage: npt-gpa2hva PML4 GPA   (two words: npt-gpa2hva vcpu->vm->npt->pml4 0x1000000)\n
 	else
 		set $w_table = (unsigned long *)($arg0)
 		set $w_gpa = (unsigned long)($arg1)
@@ -144,7 +144,7 @@ define npt-gpa2hva
 end
 document npt-gpa2hva
 npt-gpa2hva PML4 GPA: walk the nested page table whose root is PML4 (kernel virtual, e.g.
-vcpu->vm->npt.pml4) for GPA, the way the CPU does (2 MiB / 1 GiB pages included). Sets
+vcpu->vm->npt->pml4) for GPA, the way the CPU does (2 MiB / 1 GiB pages included). Sets
 $hva to the host kernel address of that byte, or 0 and says at which level it stopped.
 end
 
@@ -161,7 +161,7 @@ define guest-gva2gpa
 			set $gw_table = $gw_vcpu->vmcb->save.cr3 & 0x000FFFFFFFFFF000
 			set $gw_level = 3
 			while $gw_level >= 0
-				npt-gpa2hva $gw_vcpu->vm->npt.pml4 $gw_table+8*(($gw_gva>>(12+9*$gw_level))&0x1ff)
+				npt-gpa2hva $gw_vcpu->vm->npt->pml4 $gw_table+8*(($gw_gva>>(12+9*$gw_level))&0x1ff)
 				if $hva == 0
 					set $gw_level = -1
 				else
@@ -198,7 +198,7 @@ define guest-insn
 		set $gi_rip = $gi_vcpu->vmcb->save.rip
 		guest-gva2gpa $gi_vcpu $gi_rip
 		if $gpa != -1
-			npt-gpa2hva $gi_vcpu->vm->npt.pml4 $gpa
+			npt-gpa2hva $gi_vcpu->vm->npt->pml4 $gpa
 			if $hva != 0
 				printf "vcpu%d guest rip 0x%lx = gpa 0x%lx = host 0x%lx: ", $gi_vcpu->id, $gi_rip, $gpa, $hva
 				info symbol $gi_rip

@@ -44,9 +44,9 @@ guest-insn $v
 guest-insn-student $v
 guest-gva2gpa $v $v->vmcb->save.rip
 printf "GPA 0x%lx RIP 0x%lx\\n", $gpa, $v->vmcb->save.rip
-npt-gpa2hva $v->vm->npt.pml4 $v->exit.info2
+npt-gpa2hva $v->vm->npt->pml4 $v->exit.info2
 printf "HVA 0x%lx\\n", $hva
-npt-gpa2hva $v->vm->npt.pml4 0x7000000
+npt-gpa2hva $v->vm->npt->pml4 0x7000000
 info symbol thread_start
 """)
     status, out, _ = gdb_batch.run("pager.boot_keos", cmds, image=SOLUTION_IMAGE,

@@ -273,8 +273,8 @@ static bool emulate_mmio(struct vcpu *vcpu, struct mmio_region *m, uint64_t gpa)
 	struct insn_mmio insn;
 	const char *why = NULL;
 	if (insn_decode_mmio(code, avail, &insn, &why) != 0) {
-		vcpu_fail(vcpu, "MMIO at 0x%lx: cannot emulate the instruction at rip 0x%lx (%s)",
-			  gpa, vcpu->exit.rip, why ? why : "?");
+		vcpu_fail(vcpu, "MMIO at 0x%lx: cannot emulate the instruction at rip 0x%lx (%s; read through %s)",
+			  gpa, vcpu->exit.rip, why ? why : "?", vcpu_translation_name(vcpu));
 		return false;
 	}
 	uint64_t value = 0;
