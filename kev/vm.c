@@ -106,7 +106,7 @@ void vm_run(struct vm *vm)
 		char name[32];
 		snprintf(name, sizeof(name), "%s/vcpu%d", vm->name, i);
 		v->verdict = VCPU_RUNNING;
-		v->thread = thread_create(name, vcpu_loop, v, i % ncpu);
+		v->thread = thread_create(name, vcpu_loop, v, (vm->first_cpu + i) % ncpu);
 		if (!v->thread)
 			panic("vm_run: cannot create a thread for %s", name);
 	}

@@ -114,6 +114,7 @@ struct vm {
 	char name[32];
 	int id;
 	int nvcpus;
+	int first_cpu;		  /* vCPU i runs on host CPU (first_cpu + i) % ncpu */
 	uint64_t mem_size;	  /* guest RAM: [0, mem_size) */
 	struct npt *npt;	  /* guest-physical memory (guest_mem.h's npt_ops) */
 	struct spinlock npt_lock; /* serializes the fault handler and every NPT change */
@@ -147,7 +148,7 @@ int vm_add_mmio(struct vm *vm, uint64_t gpa, uint64_t size,
 		int (*access)(struct vcpu *, uint64_t, bool, int, uint64_t *, void *), void *arg);
 int vm_add_ports(struct vm *vm, uint16_t first, uint16_t last,
 		 int (*io)(struct vcpu *, uint16_t, bool, int, uint32_t *, void *), void *arg);
-/* Start every vCPU (each pinned to host CPU id % ncpu), wait for all to end. */
+/* Start every vCPU (each pinned to its host CPU, see first_cpu), wait for all to end. */
 void vm_run(struct vm *vm);
 
 #include "console.h"   /* vcpu_console_write */

@@ -40,6 +40,23 @@ guest_hc_print:
 2:
 guest_hc_print_end:
 
+/* print RSI bytes at RDI (the host puts them there) RDX times, then exit(0) */
+	GUEST print_n
+guest_print_n:
+0:	movq %rdi, %r8
+	movq %rsi, %r9
+	movq %rdx, %rbx
+1:	movl $HC_PRINT, %eax
+	movq %r8, %rdi
+	movq %r9, %rsi
+	vmmcall
+	decl %ebx
+	jnz 1b
+	movl $HC_EXIT, %eax
+	xorl %edi, %edi
+	vmmcall
+guest_print_n_end:
+
 /* out dx, al — one byte at a time */
 	GUEST out_dx
 guest_out_dx:

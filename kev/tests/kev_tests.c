@@ -13,6 +13,7 @@
 #define DECLARE_GUEST(n) extern const uint8_t guest_##n[], guest_##n##_end[]
 DECLARE_GUEST(exit42);
 DECLARE_GUEST(hc_print);
+DECLARE_GUEST(print_n);
 DECLARE_GUEST(out_dx);
 DECLARE_GUEST(out_imm8);
 DECLARE_GUEST(rep_outsb);
@@ -95,6 +96,70 @@ KTEST(kev, hypercall_print)
 	RUN(hc_print, 1, &r);
 	expect_exit(0);
 	CHECK(strstr(r.console, "Hello from a hypercall!\n"));
+}
+
+/*
+ * Two VMs at once, each printing its own letter with HC_PRINT from its vCPU 0,
+ * on two host CPUs: neither console may show the other's letter. (A buffer
+ * shared by vCPU id would mix them: the console prints slowly, ~0.1 ms a byte,
+ * so the other VM's hypercall overwrites it while it is being printed.)
+ */
+#define TWO_VMS_TEXT_GPA 0x20000
+#define TWO_VMS_TEXT_LEN 1500
+#define TWO_VMS_PRINTS	 10
+
+struct letter_vm {
+	char letter;
+	int cpu;
+	int run;
+	struct rawguest_result r;
+};
+
+static void put_letters(struct vm *vm, void *arg)
+{
+	struct letter_vm *l = arg;
+	char text[TWO_VMS_TEXT_LEN];
+	memset(text, l->letter, sizeof(text));
+	text[sizeof(text) - 1] = '\n';
+	if (vm_write_gpa(vm, TWO_VMS_TEXT_GPA, text, sizeof(text)) != 0)
+		test_fail(__FILE__, __LINE__, "cannot write VM %c's text", l->letter);
+	vm->first_cpu = l->cpu;
+	vm->vcpus[0].regs[VCPU_RDI] = TWO_VMS_TEXT_GPA;
+	vm->vcpus[0].regs[VCPU_RSI] = sizeof(text);
+	vm->vcpus[0].regs[VCPU_RDX] = TWO_VMS_PRINTS;
+}
+
+static void run_letter_vm(void *arg)
+{
+	struct letter_vm *l = arg;
+	l->run = rawguest_run(guest_print_n, guest_print_n_end, 1, true, put_letters, l, &l->r);
+}
+
+static void expect_only_letter(struct letter_vm *l)
+{
+	if (l->run != 0 || l->r.verdicts[0] != VCPU_EXITED || l->r.codes[0] != 0)
+		test_fail(__FILE__, __LINE__, "VM %c: %s", l->letter, l->r.verdict);
+	for (const char *c = l->r.console; *c; c++)
+		if (*c != l->letter && *c != '\n')
+			test_fail(__FILE__, __LINE__, "VM %c's console shows '%c' at byte %ld",
+				  l->letter, *c, c - l->r.console);
+	if (l->r.console[0] != l->letter)
+		test_fail(__FILE__, __LINE__, "VM %c printed nothing", l->letter);
+}
+
+KTEST(kev, two_vms_print)
+{
+	if (ncpu < 2)
+		test_skip("needs two CPUs, has %d", ncpu);
+	static struct letter_vm a = {.letter = 'A', .cpu = 0}, b = {.letter = 'B', .cpu = 1};
+	struct thread *ta = thread_create("vm-A", run_letter_vm, &a, 0);
+	struct thread *tb = thread_create("vm-B", run_letter_vm, &b, 1);
+	if (!ta || !tb)
+		test_fail(__FILE__, __LINE__, "cannot create the two VM threads");
+	thread_join(ta);
+	thread_join(tb);
+	expect_only_letter(&a);
+	expect_only_letter(&b);
 }
 
 KTEST(kev, pio_out_dx)
