@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ROOTFS = ROOT / "rootfs"
 # Files the build adds to the disk: big.bin, and the guest kernels the pager boots.
 GENERATED = (qemu.BUILD / "rootfs", qemu.BUILD / "guests")
-SMP = 4
+SMP = qemu.SMP             # keos/machine.h
 
 KEOS_TESTS = ktests.in_group(ktests.from_sources(ROOT), "keos")
 

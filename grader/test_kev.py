@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import Verdict, ktests
+from harness import Verdict, ktests, qemu
 from harness.plugin import run_alone_if_not_passed
 
 ROOT = Path(__file__).resolve().parent.parent
-SMP = 4
+SMP = qemu.SMP             # keos/machine.h
 
 KEV_TESTS = ktests.in_group(ktests.from_sources(ROOT), "kev")
 

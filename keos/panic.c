@@ -22,7 +22,7 @@ extern char kernel_start[], kernel_end[];
 
 volatile bool panicking;
 
-__noreturn void qemu_exit(enum qemu_exit code)
+__noreturn void qemu_exit(unsigned code)
 {
 	outl(0xf4, code); /* isa-debug-exit: QEMU exits with (code << 1) | 1 */
 	for (;;) {	  /* no exit device: just stop */

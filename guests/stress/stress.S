@@ -38,6 +38,7 @@
  * of VMMCALL, to test it without a hypervisor (one CPU, under GRUB).
  */
 #include "kev_abi.h"
+#include "machine.h"
 #include "multiboot.h"
 
 #define MAX_VCPUS 16
@@ -54,7 +55,7 @@
 
 #define SCRATCH_PAGES 16
 #define NBARRIERS 6
-#define BARRIER_VCPUS 4	     /* a barrier opens when this many vCPUs arrived... */
+#define BARRIER_VCPUS MACHINE_CPUS /* a barrier opens when this many vCPUs arrived... */
 #ifndef BARRIER_SPINS
 #define BARRIER_SPINS 200000 /* ...or after this many turns, so fewer vCPUs still finish */
 #endif

@@ -3,6 +3,7 @@
  * the guest KeOS (guests/keos) and the multi-vCPU stress guest (guests/stress).
  */
 #include "guest_boot.h"
+#include "machine.h"
 #include "mm.h"
 #include "rawguest.h"
 #include "test.h"
@@ -356,7 +357,7 @@ enum { STRESS_MIN_CONCURRENT = 100, STRESS_MAX_ROUNDS = 5 };
 
 KTEST(pager, stress)
 {
-	int nvcpus = ncpu >= 4 ? ncpu : 4;
+	int nvcpus = MAX(ncpu, MACHINE_CPUS); /* stress.S's barriers wait for MACHINE_CPUS */
 	uint64_t concurrent = 0, faults = 0;
 	int round;
 	for (round = 0; round < STRESS_MAX_ROUNDS && concurrent < STRESS_MIN_CONCURRENT; round++) {
