@@ -11,26 +11,24 @@
 #include "multiboot.h"
 #include "printk.h"
 
+/* The boot information: keos/multiboot.h's tags, one after the other. */
 struct mb2_info {
 	uint32_t total_size, reserved;
-	/* memory map tag */
-	uint32_t mmap_type, mmap_size, entry_size, entry_version;
+	struct mb2_mmap_tag mmap_tag;
 	struct mb2_mmap_entry mmap[2];
-	/* end tag */
-	uint32_t end_type, end_size;
+	struct mb2_tag end;
 } __packed;
 
 static int write_boot_info(struct vm *vm)
 {
 	struct mb2_info info = {
 	    .total_size = sizeof(info),
-	    .mmap_type = MB2_TAG_MMAP,
-	    .mmap_size = 16 + sizeof(info.mmap),
-	    .entry_size = sizeof(struct mb2_mmap_entry),
+	    .mmap_tag = {.type = MB2_TAG_MMAP,
+			 .size = sizeof(info.mmap_tag) + sizeof(info.mmap),
+			 .entry_size = sizeof(struct mb2_mmap_entry)},
 	    .mmap = {{0, 640 << 10, MB_MEMORY_AVAILABLE, 0},
 		     {1 << 20, GUEST_MEM - (1 << 20), MB_MEMORY_AVAILABLE, 0}},
-	    .end_type = MB2_TAG_END,
-	    .end_size = 8,
+	    .end = {.type = MB2_TAG_END, .size = sizeof(info.end)},
 	};
 	return vm_write_gpa(vm, GUEST_MBI_GPA, &info, sizeof(info));
 }
