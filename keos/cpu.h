@@ -47,7 +47,6 @@ static inline struct cpu *mycpu(void)
 }
 
 void cpu_init(int id); /* per-CPU GDT, TSS, IDT, GS base; called on each CPU */
-void trap_init(void);  /* build the shared IDT once */
 
 #define KERNEL_CS 0x08
 #define KERNEL_DS 0x10

@@ -10,12 +10,13 @@
 #include "mm.h"
 #include "multiboot.h"
 #include "printk.h"
+#include "serial.h"
+#include "smp.h"
 #include "test.h"
 #include "thread.h"
+#include "trap.h"
 #include "watchdog.h"
 #include "x86.h"
-
-void smp_boot(void);
 
 static char selection[256];
 static struct boot_info boot_info;

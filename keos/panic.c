@@ -114,7 +114,6 @@ __noreturn void not_implemented(const char *func, const char *file, int line)
 {
 	panicking = true;
 	printk("\nNOT-IMPLEMENTED %s (%s:%d)\n", func, file, line);
-	printk("not implemented: %s (%s:%d)\n", func, file, line);
 	backtrace_from((uint64_t)__builtin_return_address(0) - 1, callers_frame());
 	qemu_exit(QEMU_EXIT_NOT_IMPL);
 }

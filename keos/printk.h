@@ -1,11 +1,8 @@
-/* Console output on COM1 and kernel panics. */
+/* Console output (printk.c, vsnprintf.c on serial.c) and kernel panics (panic.c). */
 #pragma once
 #include "exit_status.h"
 #include "types.h"
 
-void serial_init(void);
-void serial_putc(char c);
-void serial_write(const char *s, size_t n); /* "\n" becomes "\r\n" */
 int printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int vprintk(const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -13,11 +10,6 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 
 /* Print the message, registers of the caller, a symbolized backtrace; exit QEMU as PANIC. */
 __noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-#define ASSERT(c)                                                                                  \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			panic("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__);             \
-	} while (0)
 
 /* Stubs students must fill in: prints NOT-IMPLEMENTED and exits QEMU with its own status. */
 __noreturn void not_implemented(const char *func, const char *file, int line);

@@ -10,6 +10,7 @@
  */
 #include "test.h"
 #include "fw_cfg.h"
+#include "lapic.h"
 #include "mm.h"
 #include "siphash.h"
 #include "spinlock.h"

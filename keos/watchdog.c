@@ -29,6 +29,7 @@
 #include "fw_cfg.h"
 #include "lapic.h"
 #include "printk.h"
+#include "smp.h"
 #include "spinlock.h"
 #include "trap.h"
 #include "x86.h"

@@ -263,7 +263,8 @@ static bool emulate_mmio(struct vcpu *vcpu, struct mmio_region *m, uint64_t gpa)
 	size_t avail = MIN(sizeof(code), PAGE_SIZE - rip % PAGE_SIZE);
 	int err = vcpu_read_gva(vcpu, rip, code, avail);
 	if (err) {
-		vcpu_fail(vcpu, "MMIO at 0x%lx: cannot fetch the instruction at rip 0x%lx: %s failed: %s",
+		vcpu_fail(vcpu,
+			  "MMIO at 0x%lx: cannot fetch the instruction at rip 0x%lx: %s failed: %s",
 			  gpa, rip, vcpu_translation_name(vcpu), kev_npt->strerror(err));
 		return false;
 	}
@@ -273,7 +274,9 @@ static bool emulate_mmio(struct vcpu *vcpu, struct mmio_region *m, uint64_t gpa)
 	struct insn_mmio insn;
 	const char *why = NULL;
 	if (insn_decode_mmio(code, avail, &insn, &why) != 0) {
-		vcpu_fail(vcpu, "MMIO at 0x%lx: cannot emulate the instruction at rip 0x%lx (%s; read through %s)",
+		vcpu_fail(vcpu,
+			  "MMIO at 0x%lx: cannot emulate the instruction at rip 0x%lx (%s; read "
+			  "through %s)",
 			  gpa, vcpu->exit.rip, why ? why : "?", vcpu_translation_name(vcpu));
 		return false;
 	}

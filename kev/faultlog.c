@@ -14,6 +14,7 @@
  */
 #include "faultlog.h"
 #include "elf.h"
+#include "lapic.h"
 #include "mm.h"
 #include "printk.h"
 #include "thread.h"

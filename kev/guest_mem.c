@@ -145,8 +145,7 @@ uint64_t kev_debug_gva2hva(struct vcpu *vcpu, uint64_t gva)
 {
 	struct npt *npt = vcpu->vm->npt;
 	uint64_t hpa;
-	int err = guest_paging_on(vcpu)
-		      ? kev_npt->gva2hpa(npt, vcpu->vmcb->save.cr3, gva, &hpa)
-		      : kev_npt->gpa2hpa(npt, gva & 0xFFFFFFFF, &hpa);
+	int err = guest_paging_on(vcpu) ? kev_npt->gva2hpa(npt, vcpu->vmcb->save.cr3, gva, &hpa)
+					: kev_npt->gpa2hpa(npt, gva & 0xFFFFFFFF, &hpa);
 	return err ? 0 : (uint64_t)P2V(hpa);
 }

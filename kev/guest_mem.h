@@ -20,8 +20,8 @@ struct vcpu;
  * functions return 0 or a negative error, which strerror names.
  */
 struct npt_ops {
-	struct npt *(*create)(void);	  /* an empty table, or NULL */
-	void (*destroy)(struct npt *npt); /* frees it and every page it maps */
+	struct npt *(*create)(void);	      /* an empty table, or NULL */
+	void (*destroy)(struct npt *npt);     /* frees it and every page it maps */
 	uint64_t (*root_pa)(struct npt *npt); /* for the VMCB's nCR3 */
 	/* Map the host page (kernel virtual) at gpa, readable, writable, executable. */
 	int (*map)(struct npt *npt, uint64_t gpa, void *page);

@@ -35,8 +35,8 @@ static void msrpm_init(void)
 {
 	memset(msrpm, 0xFF, MSRPM_PAGES * PAGE_SIZE);
 	static const uint32_t passthrough[] = {
-	    MSR_EFER,	    MSR_FS_BASE,      MSR_GS_BASE,	MSR_KERNEL_GS_BASE,
-	    MSR_STAR,	    MSR_LSTAR,	      MSR_CSTAR,	MSR_SFMASK,
+	    MSR_EFER,	     MSR_FS_BASE,      MSR_GS_BASE,	 MSR_KERNEL_GS_BASE,
+	    MSR_STAR,	     MSR_LSTAR,	       MSR_CSTAR,	 MSR_SFMASK,
 	    MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(passthrough); i++)

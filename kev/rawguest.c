@@ -2,6 +2,7 @@
  * rawguest.c: see rawguest.h.
  */
 #include "rawguest.h"
+#include "lapic.h"
 #include "mm.h"
 #include "printk.h"
 #include "x86.h"

@@ -12,6 +12,7 @@
 #include "mm.h"
 #include "permission_maps.h"
 #include "printk.h"
+#include "smp.h"
 #include "thread.h"
 #include "vcpu.h"
 #include "watchdog.h"

@@ -5,6 +5,7 @@
 #include "mm.h"
 #include "permission_maps.h"
 #include "printk.h"
+#include "smp.h"
 
 static int next_vm_id;
 

@@ -114,10 +114,10 @@ struct vm {
 	char name[32];
 	int id;
 	int nvcpus;
-	int first_cpu;		  /* vCPU i runs on host CPU (first_cpu + i) % ncpu */
-	uint64_t mem_size;	  /* guest RAM: [0, mem_size) */
-	struct npt *npt;	  /* guest-physical memory (guest_mem.h's npt_ops) */
-	struct spinlock npt_lock; /* serializes the fault handler and every NPT change */
+	int first_cpu;		      /* vCPU i runs on host CPU (first_cpu + i) % ncpu */
+	uint64_t mem_size;	      /* guest RAM: [0, mem_size) */
+	struct npt *npt;	      /* guest-physical memory (guest_mem.h's npt_ops) */
+	struct spinlock npt_lock;     /* serializes the fault handler and every NPT change */
 	npf_handler_fn fault_handler; /* vm_set_fault_handler */
 	void *fault_arg;
 	const char *fault_handler_name; /* for reports: the function to blame */

@@ -6,6 +6,7 @@
 #include "elf.h"
 #include "mm.h"
 #include "rawguest.h"
+#include "smp.h"
 #include "test.h"
 #include "thread.h"
 #include "vm.h"

@@ -116,11 +116,11 @@ void pager_print_loaders(struct pager *p, uint64_t gpa, const char *prefix)
 static enum fault_outcome fault_outcome(const struct pager_stats *before,
 					const struct pager_stats *after, int r)
 {
-	return r != 1					      ? FAULT_ERROR
+	return r != 1						 ? FAULT_ERROR
 	       : after->already_mapped != before->already_mapped ? FAULT_RACED
-	       : after->image_pages != before->image_pages	      ? FAULT_LOADED
-	       : after->zero_pages != before->zero_pages	      ? FAULT_ZERO
-							      : FAULT_MAPPED;
+	       : after->image_pages != before->image_pages	 ? FAULT_LOADED
+	       : after->zero_pages != before->zero_pages	 ? FAULT_ZERO
+								 : FAULT_MAPPED;
 }
 
 int pager_fault(struct vm *vm, uint64_t gpa, void *arg)

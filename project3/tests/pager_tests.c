@@ -3,9 +3,11 @@
  * the guest KeOS (guests/keos) and the multi-vCPU stress guest (guests/stress).
  */
 #include "guest_boot.h"
+#include "lapic.h"
 #include "machine.h"
 #include "mm.h"
 #include "rawguest.h"
+#include "smp.h"
 #include "test.h"
 
 static struct guest g;
