@@ -117,16 +117,16 @@ end
 #
 # npt-walk, gpt-walk and pager-loaders look at the VM in $vm (`set $vm = vcpu->vm`, or
 # `= vm` where a kev or pager function is stopped), or at one given as their last
-# argument. kev-vm is the one command that reads struct vm: vm->name, vm->npt.pml4 (the
-# NPT's root, kernel virtual), vm->pager and vm->pager_arg (the lazy pager's struct
-# pager, when vm->pager is the provided pager_fault).
+# argument. kev-vm is the one command that reads struct vm: vm->name, vm->npt->pml4 (the
+# NPT's root, kernel virtual), vm->fault_handler and vm->fault_arg (the lazy pager's
+# struct pager, when the handler is the provided pager_fault).
 define kev-vm
 	set $kv_vm = (struct vm *)($arg0)
 	set $kv_name = $kv_vm->name
-	set $kv_pml4 = (unsigned long *)$kv_vm->npt.pml4
+	set $kv_pml4 = (unsigned long *)$kv_vm->npt->pml4
 	set $kv_pager = (struct pager *)0
-	if $kv_vm->pager == pager_fault
-		set $kv_pager = (struct pager *)$kv_vm->pager_arg
+	if $kv_vm->fault_handler == pager_fault
+		set $kv_pager = (struct pager *)$kv_vm->fault_arg
 	end
 end
 document kev-vm
@@ -213,14 +213,14 @@ end
 
 define npt-gpa2hva
 	if $argc != 2
-		echo usage: npt-gpa2hva PML4 GPA   (two words: npt-gpa2hva vcpu->vm->npt.pml4 0x1000000)\n
+		echo usage: npt-gpa2hva PML4 GPA   (two words: npt-gpa2hva vcpu->vm->npt->pml4 0x1000000)\n
 	else
 		npt-walk-from $arg0 $arg1 1
 	end
 end
 document npt-gpa2hva
 npt-gpa2hva PML4 GPA: walk the nested page table whose root is PML4 (kernel virtual, e.g.
-vcpu->vm->npt.pml4) for GPA, the way the CPU does (2 MiB / 1 GiB pages included). Sets
+vcpu->vm->npt->pml4) for GPA, the way the CPU does (2 MiB / 1 GiB pages included). Sets
 $hva to the host kernel address of that byte, or 0 and says at which level it stopped.
 end
 
@@ -349,7 +349,7 @@ define pager-loaders
 			kev-pick-vm
 		end
 		if $kv_ok && $kv_pager == 0
-			printf "%s has no lazy pager (its pager is not pager_fault)\n", $kv_name
+			printf "%s has no lazy pager (its fault handler is not pager_fault)\n", $kv_name
 		end
 		if $kv_ok && $kv_pager != 0
 			set $pl_gpa = (unsigned long)($arg0) & ~0xfffUL

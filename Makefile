@@ -147,7 +147,17 @@ D := $(OUT)
 KCFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -ffreestanding -fno-pic -fno-pie \
 	-mno-red-zone -mcmodel=kernel -mno-sse -mno-sse2 -mno-mmx -mno-avx \
 	-fno-stack-protector -fno-omit-frame-pointer -fno-strict-aliasing \
-	-fno-asynchronous-unwind-tables $(CC_ORDER) -Ikeos -Ikev -Iproject3 -MMD -MP
+	-fno-asynchronous-unwind-tables $(CC_ORDER) -MMD -MP
+# Layers by include path: each layer sees its own headers and those of the layers below.
+# keos (the kernel) sees keos/; kev (the hypervisor) keos/ and kev/; Project 3 (the
+# student's files, the assignment's provided glue in project3/provided/, its tests) all
+# three. abi/ holds what kev and its guests share. grader/test_layers.py checks every
+# #include against this.
+KEOS_INC := -Ikeos
+KEV_INC := $(KEOS_INC) -Ikev -Iabi
+P3_INC := $(KEV_INC) -Iproject3 -Iproject3/provided
+# The flags a student file compiles with (grader/harness/policy.py asks for them).
+P3_CFLAGS = $(KCFLAGS) $(P3_INC)
 KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack $(LD_NOWARN) -T keos/linker.ld
 
 P3_SRCS := $(wildcard project3/*.c)
@@ -155,8 +165,13 @@ ifdef SOLUTION
 P3_SRCS := $(foreach f,$(P3_SRCS),$(if $(wildcard solution/$(f)),solution/$(f),$(f)))
 endif
 KERNEL_SRCS := $(wildcard keos/*.c keos/*.S keos/tests/*.c kev/*.c kev/*.S kev/tests/*.c \
-	kev/tests/*.S project3/tests/*.c project3/tests/*.S) $(P3_SRCS)
+	kev/tests/*.S project3/provided/*.c project3/tests/*.c project3/tests/*.S) $(P3_SRCS)
 KERNEL_OBJS := $(patsubst %,$(B)/%.o,$(KERNEL_SRCS))
+
+# Each object sees its own layer's headers (KEOS_INC ... above).
+$(B)/keos/%: LAYER_INC := $(KEOS_INC)
+$(B)/kev/%: LAYER_INC := $(KEV_INC)
+$(B)/project3/% $(B)/solution/project3/%: LAYER_INC := $(P3_INC)
 
 # BOOT=direct (the default): QEMU loads build/kernel.elf itself (-kernel, multiboot1).
 # BOOT=iso: SeaBIOS and GRUB boot build/keos.iso (multiboot2), as on a real PC.
@@ -176,12 +191,12 @@ iso: $(B)/keos.iso
 $(B)/%.c.o: %.c $(TC_STAMP) | tools-ok
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
+	$(Q)$(CC) $(KCFLAGS) $(LAYER_INC) -c $< -o $@
 
 $(B)/%.S.o: %.S $(TC_STAMP) | tools-ok
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
-	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
+	$(Q)$(CC) $(KCFLAGS) $(LAYER_INC) -c $< -o $@
 
 # Linked twice: the second time with the symbol table that backtraces print
 # (tools/mksyms.sh). It sits after everything else, so no function moves.

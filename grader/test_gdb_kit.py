@@ -66,9 +66,9 @@ guest-insn $v
 guest-insn-student $v
 guest-gva2gpa $v $v->vmcb->save.rip
 printf "GPA 0x%lx RIP 0x%lx\\n", $gpa, $v->vmcb->save.rip
-npt-gpa2hva $v->vm->npt.pml4 $v->exit.info2
+npt-gpa2hva $v->vm->npt->pml4 $v->exit.info2
 printf "HVA 0x%lx\\n", $hva
-npt-gpa2hva $v->vm->npt.pml4 0x7000000
+npt-gpa2hva $v->vm->npt->pml4 0x7000000
 info symbol thread_start
 """, tmp_path)
     assert "exit_int_info 0x0: no event was being delivered" in out, out
@@ -138,7 +138,7 @@ end
 pager-loaders 0x3000000
 printf "KERNEL zero page loaders %d\\n", pager_find($kv_pager, 0x3000000) != 0
 npt-walk 0x7000000
-npt-gpa2hva $vm->npt.pml4 0x7000000
+npt-gpa2hva $vm->npt->pml4 0x7000000
 """, tmp_path)
     # gpt-walk: the guest's levels, each entry found through the NPT, then gva -> gpa -> hpa.
     walk = re.search(r"^gva (0x\w+) -> gpa (0x\w+) -> hpa (0x\w+)$", out, re.M)

@@ -60,6 +60,11 @@ NPT_MUTANTS = {
         ["mmio.print", "pager.partial_and_bss"],
         ["npt.gva2hpa_huge_pat", "npt.gva2hpa_1g", "mmio.invalid_size", "mmio.readback",
          "mmio.outside_buffer"]),
+    # kev fetches the instruction behind an MMIO access through npt_gva2hpa, and the
+    # raw guests map themselves with 2 MiB pages.
+    "npt_gva2hpa_no_huge": (
+        ["mmio.print"],
+        ["mmio.invalid_size", "mmio.readback", "mmio.outside_buffer"]),
 }
 # Mutants the tests do not catch yet: a gap in a kernel test, to be fixed there. strict:
 # once the test catches the mutant, the xfail turns into a failure as a reminder.

@@ -19,7 +19,7 @@ from harness.plugin import run_alone_if_not_passed
 ROOTFS = ROOT / "rootfs"
 # Files the build adds to the disk: big.bin, and the guest kernels the pager boots.
 GENERATED = (qemu.BUILD / "rootfs", qemu.BUILD / "guests")
-SMP = 4
+SMP = qemu.SMP             # keos/machine.h
 
 KEOS_TESTS = ktests.in_group(ktests.from_sources(ROOT), "keos")
 

@@ -11,11 +11,11 @@ no NPT and run on the student kernel everywhere.
 
 import pytest
 
-from harness import Verdict, ktests
+from harness import Verdict, ktests, qemu
 from harness.paths import ROOT
 from harness.plugin import run_alone_if_not_passed
 
-SMP = 4
+SMP = qemu.SMP             # keos/machine.h
 
 KEV_TESTS = ktests.in_group(ktests.from_sources(ROOT), "kev")
 

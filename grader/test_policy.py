@@ -104,7 +104,7 @@ OBJECT_OFFENCES = {
                "fw_cfg_read_file", "may call"),
     "the exit": ("#include \"printk.h\"\nvoid f(void) { qemu_exit(QEMU_EXIT_PASS); }",
                  "qemu_exit", "may call"),
-    "the console driver": ('#include "printk.h"\nvoid f(void) { serial_putc(65); }',
+    "the console driver": ('#include "serial.h"\nvoid f(void) { serial_putc(65); }',
                            "serial_putc", "may call"),
     "asm by token pasting": ('#define GLUE(a, b) a##b\nvoid f(void) { GLUE(as, m)("cli"); }',
                              "f", "privileged instruction `cli`"),

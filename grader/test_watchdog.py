@@ -111,6 +111,8 @@ def test_explain_shows_every_cpu():
     ("/w/build/mutants/m/solution/project3/pager.c", "project3/pager.c", True),
     ("/home/s/keos-repo/project3/npt.c", "project3/npt.c", True),
     ("/home/s/keos-repo/project3/tests/npt_tests.c", "project3/tests/npt_tests.c", False),
+    ("/home/s/keos-repo/project3/provided/pager_provided.c",
+     "project3/provided/pager_provided.c", False),
     ("/home/s/keos-repo/kev/exit.c", "kev/exit.c", False),
 ])
 def test_source_paths_are_shown_from_the_repository(path, shown, student):

@@ -29,9 +29,9 @@ struct cpu {
 	struct thread *idle;
 	uint64_t gdt[7]; /* null, kcode, kdata, ucode32 (unused), udata, tss (2 slots) */
 	struct tss tss;
-	void *svm_host_save; /* kev: this CPU's SVM host-save area */
-	void *svm_host_vmcb; /* kev: host state saved by VMSAVE around VMRUN */
-	struct vcpu *vcpu;   /* kev: the vCPU this CPU is running, or NULL (watchdog reports) */
+	/* The guest CPU a layer above (kev) runs here, or NULL: opaque to KeOS, which
+	 * only hands it to the watchdog's describer (watchdog_set_guest_describer). */
+	struct vcpu *vcpu;
 	struct spinlock *waiting_for;	   /* the lock this CPU spins on, or NULL */
 	volatile uint64_t tick_us;	   /* uptime at its last timer tick (watchdog.c) */
 	struct trapframe *volatile irq_tf; /* the frame an interrupt handler interrupted */
@@ -47,7 +47,6 @@ static inline struct cpu *mycpu(void)
 }
 
 void cpu_init(int id); /* per-CPU GDT, TSS, IDT, GS base; called on each CPU */
-void trap_init(void);  /* build the shared IDT once */
 
 #define KERNEL_CS 0x08
 #define KERNEL_DS 0x10

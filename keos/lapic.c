@@ -13,7 +13,6 @@
 #include "watchdog.h"
 #include "x86.h"
 
-#define LAPIC_PA       0xFEE00000UL
 #define REG_ID	       0x020
 #define REG_EOI	       0x0B0
 #define REG_SVR	       0x0F0
@@ -33,7 +32,7 @@ static volatile uint64_t tick_count;
 
 static volatile uint32_t *reg(uint32_t off)
 {
-	return (volatile uint32_t *)((uint8_t *)P2V(LAPIC_PA) + off);
+	return (volatile uint32_t *)((uint8_t *)P2V(LAPIC_DEFAULT_PA) + off);
 }
 static uint32_t lapic_read(uint32_t off)
 {

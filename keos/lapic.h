@@ -8,3 +8,5 @@ void lapic_eoi(void);
 uint32_t lapic_id(void);
 void lapic_send_init_sipi(uint8_t vector_page); /* to all other CPUs */
 void lapic_send_nmi_others(void);		/* the watchdog: stop every other CPU */
+uint64_t ticks(void);				/* timer ticks since boot (1 tick = 1 ms) */
+uint64_t uptime_us(void);

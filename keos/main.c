@@ -6,16 +6,17 @@
 #include "fs.h"
 #include "fw_cfg.h"
 #include "lapic.h"
+#include "layers.h"
 #include "mm.h"
 #include "multiboot.h"
 #include "printk.h"
+#include "serial.h"
+#include "smp.h"
 #include "test.h"
 #include "thread.h"
-#include "vm.h"
+#include "trap.h"
 #include "watchdog.h"
 #include "x86.h"
-
-void smp_boot(void);
 
 static char selection[256];
 static struct boot_info boot_info;
@@ -26,7 +27,7 @@ void kmain(uint32_t magic, uint32_t info_pa)
 	serial_init();
 	trap_init();
 	cpu_init(0); /* GS base: printk's lock needs mycpu() */
-	test_init(); /* the verdict secret, before kev or any test code runs */
+	test_init(); /* the verdict secret, before the layers above or any test code run */
 	printk("\nKeOS booting\n");
 	multiboot_read(magic, info_pa, &boot_info);
 	printk("boot: %s%s%s\n", boot_info.loader, boot_info.cmdline[0] ? ", command line " : "",
@@ -42,7 +43,7 @@ void kmain(uint32_t magic, uint32_t info_pa)
 		printk("fs: the disk has no valid file system\n");
 
 	sti();
-	kev_init();
+	layers_init();
 	int len = fw_cfg_read_file("opt/keos/test", selection, sizeof(selection));
 	if (len < 0)
 		selection[0] = '\0';

@@ -6,6 +6,7 @@
  * runs at KERN_BASE (the top 2 GiB), loaded at physical 1 MiB.
  */
 #pragma once
+#include "kstring.h" /* memset, memcpy, ...: what code that uses memory uses with it */
 #include "types.h"
 
 #define PAGE_SIZE  4096UL
@@ -40,13 +41,3 @@ void mm_fail_nth_alloc(unsigned n);
 void *kmalloc(size_t size);
 void *kzalloc(size_t size);
 void kfree(void *p);
-
-void *memset(void *d, int c, size_t n);
-void *memcpy(void *d, const void *s, size_t n);
-void *memmove(void *d, const void *s, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-size_t strlen(const char *s);
-int strcmp(const char *a, const char *b);
-int strncmp(const char *a, const char *b, size_t n);
-char *strncpy(char *d, const char *s, size_t n);
-char *strstr(const char *hay, const char *needle);

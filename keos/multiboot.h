@@ -9,7 +9,7 @@
  * Both enter boot.S's start32 in 32-bit protected mode, paging off, with the loader's
  * magic in EAX and the physical address of its information in EBX. multiboot.c turns
  * either into one struct boot_info, so the rest of the kernel sees the same facts.
- * KeV's guest boot (kev/guest_boot.c) builds multiboot2 information for its guests.
+ * KeV's guest boot (project3/provided/guest_boot.c) builds multiboot2 information for its guests.
  */
 #pragma once
 

@@ -22,7 +22,7 @@ extern char kernel_start[], kernel_end[];
 
 volatile bool panicking;
 
-__noreturn void qemu_exit(enum qemu_exit code)
+__noreturn void qemu_exit(unsigned code)
 {
 	outl(0xf4, code); /* isa-debug-exit: QEMU exits with (code << 1) | 1 */
 	for (;;) {	  /* no exit device: just stop */
@@ -114,7 +114,6 @@ __noreturn void not_implemented(const char *func, const char *file, int line)
 {
 	panicking = true;
 	printk("\nNOT-IMPLEMENTED %s (%s:%d)\n", func, file, line);
-	printk("not implemented: %s (%s:%d)\n", func, file, line);
 	backtrace_from((uint64_t)__builtin_return_address(0) - 1, callers_frame());
 	qemu_exit(QEMU_EXIT_NOT_IMPL);
 }

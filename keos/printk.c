@@ -5,6 +5,8 @@
  */
 #include "printk.h"
 #include "cpu.h"
+#include "lapic.h"
+#include "serial.h"
 #include "spinlock.h"
 #include "thread.h"
 

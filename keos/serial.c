@@ -5,6 +5,7 @@
  * No locking here: printk.c adds it for the host kernel. The guest KeOS
  * (guests/keos) reuses this file as it is; under KeV both ports are emulated.
  */
+#include "serial.h"
 #include "printk.h"
 #include "x86.h"
 

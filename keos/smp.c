@@ -6,6 +6,7 @@
  * INIT-SIPI-SIPI; each AP sets up its own GDT/TSS/IDT, LAPIC and timer, and
  * becomes the idle thread of its CPU.
  */
+#include "smp.h"
 #include "cpu.h"
 #include "fw_cfg.h"
 #include "lapic.h"

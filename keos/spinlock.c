@@ -1,6 +1,7 @@
 /* spinlock.c: spinlocks and nestable interrupt disabling (after xv6). */
 #include "spinlock.h"
 #include "cpu.h"
+#include "lapic.h"
 #include "printk.h"
 #include "watchdog.h"
 #include "x86.h"

@@ -1,5 +1,5 @@
 /* string.c: the few libc string functions the kernel uses (gcc may also emit calls to them). */
-#include "mm.h"
+#include "kstring.h"
 
 void *memset(void *d, int c, size_t n)
 {

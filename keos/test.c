@@ -10,6 +10,7 @@
  */
 #include "test.h"
 #include "fw_cfg.h"
+#include "lapic.h"
 #include "mm.h"
 #include "siphash.h"
 #include "spinlock.h"
@@ -86,7 +87,7 @@ static void verdict(const char *fmt, ...)
 
 /* The runner's exit: the status goes on the channel too, so a bare write to QEMU's
  * exit port (which any code can do) does not agree with it. */
-static __noreturn void test_exit(enum qemu_exit code)
+static __noreturn void test_exit(unsigned code)
 {
 	verdict("EXIT %d", code);
 	qemu_exit(code);

@@ -9,8 +9,10 @@
  */
 #include "thread.h"
 #include "cpu.h"
+#include "lapic.h"
 #include "mm.h"
 #include "printk.h"
+#include "smp.h"
 #include "spinlock.h"
 #include "x86.h"
 

@@ -21,10 +21,7 @@ struct thread *thread_current(void);
 const char *thread_name(struct thread *t);
 void thread_sleep_ms(uint64_t ms);
 
-int cpu_id(void);     /* 0 .. ncpu-1 */
-extern int ncpu;      /* CPUs online */
-uint64_t ticks(void); /* timer ticks since boot (1 tick = 1 ms) */
-uint64_t uptime_us(void);
+int cpu_id(void); /* 0 .. ncpu-1 */
 
 /* Used by the boot code and the timer interrupt, not by ordinary threads. */
 void thread_init_cpu(void); /* make the running boot context this CPU's idle thread */

@@ -1,5 +1,5 @@
 /*
- * trap.c: the GDT, TSS and IDT of each CPU, and the C side of every trap.
+ * trap.c: the IDT all CPUs share, and the C side of every trap.
  *
  * Exceptions are always fatal in this kernel: they print the vector, the
  * registers and a backtrace, then end the run with the PANIC status. Device
@@ -23,13 +23,9 @@ struct idt_entry {
 	uint32_t reserved;
 } __packed;
 
-struct cpu cpus[MAX_CPUS];
 static struct idt_entry idt[256];
 static irq_handler handlers[256];
 extern uint64_t trap_vectors[256];
-
-/* A separate stack for double faults, so a kernel stack overflow still panics cleanly. */
-static uint8_t df_stacks[MAX_CPUS][4096] __attribute__((aligned(16)));
 
 static const char *exception_names[32] = {
     "divide error",
@@ -77,45 +73,8 @@ void irq_register(int vector, irq_handler fn)
 	handlers[vector] = fn;
 }
 
-static void load_gdt(struct cpu *c)
+void idt_load(void)
 {
-	uint64_t tss = (uint64_t)&c->tss;
-	uint64_t limit = sizeof(c->tss) - 1;
-
-	c->gdt[0] = 0;
-	c->gdt[1] = 0x00AF9B000000FFFF; /* 0x08 kernel code, 64-bit */
-	c->gdt[2] = 0x00CF93000000FFFF; /* 0x10 kernel data */
-	c->gdt[3] = 0;
-	c->gdt[4] = 0;
-	/* 0x28: 64-bit TSS descriptor, two slots (type 9 = available TSS). */
-	c->gdt[5] = (limit & 0xFFFF) | ((tss & 0xFFFFFF) << 16) | (0x89UL << 40) |
-		    (((limit >> 16) & 0xF) << 48) | (((tss >> 24) & 0xFF) << 56);
-	c->gdt[6] = tss >> 32;
-
-	struct {
-		uint16_t limit;
-		uint64_t base;
-	} __packed gdtr = {sizeof(c->gdt) - 1, (uint64_t)c->gdt};
-	asm volatile("lgdt %0" ::"m"(gdtr));
-	/* Reload CS with a far return, then the data segments. */
-	asm volatile("pushq %0; leaq 1f(%%rip), %%rax; pushq %%rax; lretq; 1:" ::"i"(KERNEL_CS)
-		     : "rax", "memory");
-	asm volatile("movw %0, %%ds; movw %0, %%es; movw %0, %%ss" ::"r"((uint16_t)KERNEL_DS));
-	asm volatile("ltr %0" ::"r"((uint16_t)TSS_SEL));
-}
-
-void cpu_init(int id)
-{
-	struct cpu *c = &cpus[id];
-	c->self = c;
-	c->id = id;
-	c->tss.ist[0] = (uint64_t)&df_stacks[id][4096];
-	c->tss.iomap_base = sizeof(c->tss);
-	load_gdt(c);
-	/* Zero FS/GS selectors first: loading a selector would reset the base. */
-	asm volatile("movw %0, %%fs; movw %0, %%gs" ::"r"((uint16_t)0));
-	wrmsr(MSR_GS_BASE, (uint64_t)c);
-
 	struct {
 		uint16_t limit;
 		uint64_t base;

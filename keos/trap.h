@@ -17,6 +17,9 @@ struct trapframe {
 #define T_TIMER	       32 /* local APIC timer */
 #define T_SPURIOUS     0xFF
 
+void trap_init(void); /* build the shared IDT once */
+void idt_load(void);  /* load it on the calling CPU (cpu_init) */
+
 typedef void (*irq_handler)(struct trapframe *tf);
 void irq_register(int vector, irq_handler fn);
 void print_trapframe(const struct trapframe *tf);

@@ -29,10 +29,18 @@
 #include "fw_cfg.h"
 #include "lapic.h"
 #include "printk.h"
+#include "smp.h"
 #include "spinlock.h"
 #include "trap.h"
-#include "vm.h"
 #include "x86.h"
+
+/* Prints what a CPU runs in a guest (kev's vcpu_describe), or NULL. */
+static void (*describe_guest)(const struct vcpu *vcpu);
+
+void watchdog_set_guest_describer(void (*describe)(const struct vcpu *vcpu))
+{
+	describe_guest = describe;
+}
 
 #define NMI_ANSWER_US 2000000 /* how long to wait for a CPU's report before moving on */
 
@@ -122,8 +130,8 @@ static void report(int id, uint64_t rip, uint64_t rbp)
 	printk("WATCHDOG-CPU %d thread %s\n", id, c->current ? thread_name(c->current) : "boot");
 	if (c->waiting_for)
 		print_wait("  ", id, c->waiting_for);
-	if (c->vcpu)
-		vcpu_describe(c->vcpu);
+	if (c->vcpu && describe_guest)
+		describe_guest(c->vcpu);
 	backtrace_from(rip, rbp);
 }
 

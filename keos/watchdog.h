@@ -7,6 +7,7 @@
 
 struct spinlock;
 struct trapframe;
+struct vcpu;
 
 void watchdog_init(void);		  /* read the budget from fw_cfg (none: no watchdog) */
 void watchdog_arm(const char *test);	  /* at TEST-START */
@@ -17,3 +18,5 @@ void watchdog_tick(struct trapframe *tf); /* every CPU's timer interrupt */
 void watchdog_lock_wait(const struct spinlock *l, uint64_t since_us);
 /* The NMI handler: false if the NMI is not the watchdog's; otherwise never returns. */
 bool watchdog_nmi(struct trapframe *tf);
+/* A layer that runs guests (kev) says how to print the one a CPU runs (cpu->vcpu). */
+void watchdog_set_guest_describer(void (*describe)(const struct vcpu *vcpu));

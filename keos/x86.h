@@ -123,3 +123,31 @@ static inline uint64_t rdtsc(void)
 #define MSR_FS_BASE	   0xC0000100
 #define MSR_GS_BASE	   0xC0000101
 #define MSR_KERNEL_GS_BASE 0xC0000102
+#define MSR_TSC		   0x10
+#define MSR_APIC_BASE	   0x1B
+#define APIC_BASE_BSP	   (1UL << 8)	/* this CPU is the boot CPU */
+#define APIC_BASE_ENABLE   (1UL << 11)	/* the local APIC is on */
+#define LAPIC_DEFAULT_PA   0xFEE00000UL /* where the local APIC sits after reset */
+#define MSR_SYSENTER_CS	   0x174
+#define MSR_SYSENTER_ESP   0x175
+#define MSR_SYSENTER_EIP   0x176
+#define MSR_PAT		   0x277
+#define MSR_STAR	   0xC0000081
+#define MSR_LSTAR	   0xC0000082
+#define MSR_CSTAR	   0xC0000083
+#define MSR_SFMASK	   0xC0000084
+
+#define RFLAGS_DF (1UL << 10) /* string instructions step backwards */
+
+#define CR0_PE	(1UL << 0)
+#define CR0_MP	(1UL << 1)
+#define CR0_ET	(1UL << 4)
+#define CR0_NE	(1UL << 5)
+#define CR0_WP	(1UL << 16)
+#define CR0_PG	(1UL << 31)
+#define CR4_PAE (1UL << 5)
+
+/* x86-64 page-table entries (the CPU's own tables; kev builds some for its guests). */
+#define PTE_P  (1UL << 0) /* present */
+#define PTE_W  (1UL << 1) /* writable */
+#define PTE_PS (1UL << 7) /* a 2 MiB page (in a page directory) or 1 GiB page (in a PDPT) */

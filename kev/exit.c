@@ -6,6 +6,7 @@
  * has no next-RIP, so a handler that emulates an instruction advances RIP by
  * that instruction's length itself.
  */
+#include "exit.h"
 #include "insn.h"
 #include "mm.h"
 #include "printk.h"
@@ -21,75 +22,47 @@ static void skip_insn(struct vcpu *vcpu, int len)
 	vcpu->vmcb->save.rip += len;
 }
 
-/* ---- the guest console: lines of guest output, prefixed so they cannot pose as ours ---- */
-
-void console_flush(struct vcpu *vcpu)
-{
-	if (vcpu->line_len == 0)
-		return;
-	vcpu->line[vcpu->line_len] = '\0';
-	struct vm *vm = vcpu->vm;
-	size_t room = sizeof(vm->console) - 1 - vm->console_len;
-	size_t n = MIN(room, (size_t)vcpu->line_len);
-	memcpy(vm->console + vm->console_len, vcpu->line, n);
-	vm->console_len += n;
-	if (vm->console_len < sizeof(vm->console) - 1)
-		vm->console[vm->console_len++] = '\n';
-	vm->console[vm->console_len] = '\0';
-	if (vcpu->vm->nvcpus > 1)
-		printk("guest%d| %s\n", vcpu->id, vcpu->line);
-	else
-		printk("guest| %s\n", vcpu->line);
-	vcpu->line_len = 0;
-}
-
-static void console_putc(struct vcpu *vcpu, char c)
-{
-	if (c == '\n') {
-		console_flush(vcpu);
-		return;
-	}
-	if (c == '\r')
-		return;
-	if (vcpu->line_len == sizeof(vcpu->line) - 1)
-		console_flush(vcpu);
-	vcpu->line[vcpu->line_len++] = (c >= 0x20 && c < 0x7F) || c == '\t' ? c : '?';
-}
-
-void vcpu_console_write(struct vcpu *vcpu, const char *text, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		console_putc(vcpu, text[i]);
-}
-
 /* ---- VMMCALL ---- */
+
+/*
+ * HC_PRINT: len bytes at guest-virtual gva, copied in chunks on this thread's
+ * stack (no buffer shared between vCPUs or VMs). 0, or -1 with the vCPU failed.
+ */
+static int hc_print(struct vcpu *vcpu, uint64_t gva, uint64_t len)
+{
+	if (len > MAX_PRINT) {
+		vcpu_fail(vcpu, "HC_PRINT of %lu bytes (at most %d)", len, MAX_PRINT);
+		return -1;
+	}
+	char chunk[256];
+	for (uint64_t done = 0; done < len; done += sizeof(chunk)) {
+		size_t n = MIN(sizeof(chunk), len - done);
+		int err = vcpu_read_gva(vcpu, gva + done, chunk, n);
+		if (err) {
+			vcpu_fail(vcpu, "HC_PRINT buffer 0x%lx+%lu: %s(0x%lx) failed: %s", gva, len,
+				  vcpu_translation_name(vcpu), gva + done, kev_npt->strerror(err));
+			return -1;
+		}
+		vcpu_console_write(vcpu, chunk, n);
+	}
+	return 0;
+}
 
 static bool handle_vmmcall(struct vcpu *vcpu)
 {
 	uint64_t *r = vcpu->regs;
-	switch (r[RAX]) {
+	switch (r[VCPU_RAX]) {
 	case HC_EXIT:
-		vcpu_end(vcpu, VCPU_EXITED, r[RDI]);
+		vcpu_end(vcpu, VCPU_EXITED, r[VCPU_RDI]);
 		return false;
-	case HC_PRINT: {
-		if (r[RSI] > MAX_PRINT) {
-			vcpu_fail(vcpu, "HC_PRINT of %lu bytes (at most %d)", r[RSI], MAX_PRINT);
+	case HC_PRINT:
+		if (hc_print(vcpu, r[VCPU_RDI], r[VCPU_RSI]) != 0)
 			return false;
-		}
-		static char buf[VM_MAX_VCPUS][MAX_PRINT];
-		char *b = buf[vcpu->id];
-		if (vcpu_read_gva(vcpu, r[RDI], b, r[RSI]) != 0) {
-			vcpu_fail(vcpu, "HC_PRINT buffer 0x%lx+%lu is not guest memory", r[RDI],
-				  r[RSI]);
-			return false;
-		}
-		vcpu_console_write(vcpu, b, r[RSI]);
-		r[RAX] = 0;
+		r[VCPU_RAX] = 0;
 		skip_insn(vcpu, 3);
 		return true;
-	}
 	default:
-		vcpu_fail(vcpu, "unknown hypercall %lu", r[RAX]);
+		vcpu_fail(vcpu, "unknown hypercall %lu", r[VCPU_RAX]);
 		return false;
 	}
 }
@@ -100,7 +73,7 @@ static bool handle_cpuid(struct vcpu *vcpu)
 {
 	uint64_t *r = vcpu->regs;
 	uint32_t a, b, c, d;
-	uint32_t leaf = r[RAX], sub = r[RCX];
+	uint32_t leaf = r[VCPU_RAX], sub = r[VCPU_RCX];
 	cpuid(leaf, sub, &a, &b, &c, &d);
 	if (leaf == 1) {
 		b = (b & 0x00FFFFFF) | ((uint32_t)vcpu->id << 24); /* initial APIC id */
@@ -111,7 +84,7 @@ static bool handle_cpuid(struct vcpu *vcpu)
 		a = 0x40000000;
 		memcpy(&b, "KeVK", 4), memcpy(&c, "eVKe", 4), memcpy(&d, "VKeV", 4);
 	}
-	r[RAX] = a, r[RBX] = b, r[RCX] = c, r[RDX] = d;
+	r[VCPU_RAX] = a, r[VCPU_RBX] = b, r[VCPU_RCX] = c, r[VCPU_RDX] = d;
 	skip_insn(vcpu, 2);
 	return true;
 }
@@ -150,14 +123,14 @@ static bool handle_shutdown(struct vcpu *vcpu)
 	return false;
 }
 
-/* ---- MSRs that are not passed through (see msrpm_init) ---- */
+/* ---- MSRs that are not passed through (see permission_maps.c) ---- */
 
 static bool handle_msr(struct vcpu *vcpu)
 {
 	uint64_t *r = vcpu->regs;
 	bool write = vcpu->exit.info1 == 1;
-	uint32_t msr = r[RCX];
-	uint64_t value = (r[RDX] << 32) | (uint32_t)r[RAX];
+	uint32_t msr = r[VCPU_RCX];
+	uint64_t value = (r[VCPU_RDX] << 32) | (uint32_t)r[VCPU_RAX];
 
 	switch (msr) {
 	case KEV_MSR_SCRATCH:
@@ -165,15 +138,15 @@ static bool handle_msr(struct vcpu *vcpu)
 			vcpu->test_msr = value;
 		value = vcpu->test_msr;
 		break;
-	case 0x1B: /* APIC_BASE: enabled, at the usual address, BSP flag on vCPU 0 */
-		value = 0xFEE00000 | (1 << 11) | (vcpu->id == 0 ? 1 << 8 : 0);
+	case MSR_APIC_BASE: /* enabled, at the usual address, the BSP flag on vCPU 0 */
+		value = LAPIC_DEFAULT_PA | APIC_BASE_ENABLE | (vcpu->id == 0 ? APIC_BASE_BSP : 0);
 		break;
-	case 0x277: /* PAT */
+	case MSR_PAT:
 		if (write)
 			vcpu->vmcb->save.g_pat = value;
 		value = vcpu->vmcb->save.g_pat;
 		break;
-	case 0x10: /* TSC */
+	case MSR_TSC:
 		value = rdtsc();
 		break;
 	default:
@@ -181,8 +154,8 @@ static bool handle_msr(struct vcpu *vcpu)
 		return false;
 	}
 	if (!write) {
-		r[RAX] = (uint32_t)value;
-		r[RDX] = value >> 32;
+		r[VCPU_RAX] = (uint32_t)value;
+		r[VCPU_RDX] = value >> 32;
 	}
 	skip_insn(vcpu, 2);
 	return true;
@@ -196,7 +169,7 @@ static int com1_io(struct vcpu *vcpu, uint16_t port, bool in, int size, uint32_t
 	if (in)
 		*value = port == COM1 + 5 ? 0x60 : 0; /* line status: transmitter empty */
 	else if (port == COM1)
-		console_putc(vcpu, (char)*value);
+		vcpu_console_putc(vcpu, (char)*value);
 	return 0; /* the other registers (baud, FIFO, ...) are accepted and ignored */
 }
 
@@ -220,25 +193,26 @@ static int port_io(struct vcpu *vcpu, uint16_t port, bool in, int size, uint32_t
 static int string_io_once(struct vcpu *vcpu, uint16_t port, bool in, int size, uint64_t amask)
 {
 	uint64_t *r = vcpu->regs;
-	int step = (vcpu->vmcb->save.rflags & (1 << 10)) ? -size : size; /* DF */
+	int step = (vcpu->vmcb->save.rflags & RFLAGS_DF) ? -size : size;
 	uint32_t value = 0;
-	uint64_t gpa;
+	int err;
 	if (in) {
 		if (port_io(vcpu, port, true, size, &value) != 0)
 			return -1;
-		if (vcpu_gva_to_gpa(vcpu, r[RDI] & amask, &gpa) != 0 ||
-		    vm_write_gpa(vcpu->vm, gpa, &value, size) != 0) {
-			vcpu_fail(vcpu, "ins to 0x%lx: not guest memory", r[RDI]);
+		if ((err = vcpu_write_gva(vcpu, r[VCPU_RDI] & amask, &value, size)) != 0) {
+			vcpu_fail(vcpu, "ins to 0x%lx: %s failed: %s", r[VCPU_RDI],
+				  vcpu_translation_name(vcpu), kev_npt->strerror(err));
 			return -1;
 		}
-		r[RDI] = (r[RDI] + step) & amask;
+		r[VCPU_RDI] = (r[VCPU_RDI] + step) & amask;
 		return 0;
 	}
-	if (vcpu_read_gva(vcpu, r[RSI] & amask, &value, size) != 0) {
-		vcpu_fail(vcpu, "outs from 0x%lx: not guest memory", r[RSI]);
+	if ((err = vcpu_read_gva(vcpu, r[VCPU_RSI] & amask, &value, size)) != 0) {
+		vcpu_fail(vcpu, "outs from 0x%lx: %s failed: %s", r[VCPU_RSI],
+			  vcpu_translation_name(vcpu), kev_npt->strerror(err));
 		return -1;
 	}
-	r[RSI] = (r[RSI] + step) & amask;
+	r[VCPU_RSI] = (r[VCPU_RSI] + step) & amask;
 	return port_io(vcpu, port, false, size, &value);
 }
 
@@ -255,21 +229,21 @@ static bool handle_ioio(struct vcpu *vcpu)
 	uint64_t *r = vcpu->regs;
 
 	if (info & SVM_IOIO_STR) {
-		uint64_t count = (info & SVM_IOIO_REP) ? (r[RCX] & amask) : 1;
+		uint64_t count = (info & SVM_IOIO_REP) ? (r[VCPU_RCX] & amask) : 1;
 		for (; count > 0; count--) {
 			if (string_io_once(vcpu, port, in, size, amask) != 0)
 				return false;
 			if (info & SVM_IOIO_REP)
-				r[RCX] = (r[RCX] - 1) & amask;
+				r[VCPU_RCX] = (r[VCPU_RCX] - 1) & amask;
 		}
 	} else {
-		uint32_t value = r[RAX];
+		uint32_t value = r[VCPU_RAX];
 		if (port_io(vcpu, port, in, size, &value) != 0)
 			return false;
 		if (in) {
 			uint64_t mask = size == 4 ? 0xFFFFFFFFUL : (1UL << (8 * size)) - 1;
 			/* in eax zero-extends into rax; in al/ax keep the other bits */
-			r[RAX] = size == 4 ? value : (r[RAX] & ~mask) | (value & mask);
+			r[VCPU_RAX] = size == 4 ? value : (r[VCPU_RAX] & ~mask) | (value & mask);
 		}
 	}
 	vcpu->vmcb->save.rip = vcpu->exit.info2; /* EXITINFO2 holds the next RIP: reliable */
@@ -287,16 +261,23 @@ static bool emulate_mmio(struct vcpu *vcpu, struct mmio_region *m, uint64_t gpa)
 	 */
 	uint64_t rip = vcpu->exit.rip;
 	size_t avail = MIN(sizeof(code), PAGE_SIZE - rip % PAGE_SIZE);
-	if (vcpu_read_gva(vcpu, rip, code, avail) != 0)
-		avail = 0;
-	else if (avail < sizeof(code) &&
-		 vcpu_read_gva(vcpu, rip + avail, code + avail, sizeof(code) - avail) == 0)
+	int err = vcpu_read_gva(vcpu, rip, code, avail);
+	if (err) {
+		vcpu_fail(vcpu,
+			  "MMIO at 0x%lx: cannot fetch the instruction at rip 0x%lx: %s failed: %s",
+			  gpa, rip, vcpu_translation_name(vcpu), kev_npt->strerror(err));
+		return false;
+	}
+	if (avail < sizeof(code) &&
+	    vcpu_read_gva(vcpu, rip + avail, code + avail, sizeof(code) - avail) == 0)
 		avail = sizeof(code);
 	struct insn_mmio insn;
 	const char *why = NULL;
 	if (insn_decode_mmio(code, avail, &insn, &why) != 0) {
-		vcpu_fail(vcpu, "MMIO at 0x%lx: cannot emulate the instruction at rip 0x%lx (%s)",
-			  gpa, vcpu->exit.rip, why ? why : "?");
+		vcpu_fail(vcpu,
+			  "MMIO at 0x%lx: cannot emulate the instruction at rip 0x%lx (%s; read "
+			  "through %s)",
+			  gpa, vcpu->exit.rip, why ? why : "?", vcpu_translation_name(vcpu));
 		return false;
 	}
 	uint64_t value = 0;
@@ -329,7 +310,7 @@ static bool npf_livelock(struct vcpu *vcpu, uint64_t page)
 	vcpu_fail(vcpu,
 		  "guest-physical 0x%lx faulted %u times in a row; %s returned 1 but never "
 		  "mapped it",
-		  page, vcpu->npf_repeats, vm_pager_name(vcpu->vm));
+		  page, vcpu->npf_repeats, vm_fault_handler_name(vcpu->vm));
 	return true;
 }
 
@@ -347,17 +328,14 @@ static bool handle_npf(struct vcpu *vcpu)
 			  gpa);
 		return false;
 	}
-	if (vm->pager && gpa < vm->mem_size) {
-		spin_lock(&vm->npt_lock);
-		int r = vm->pager(vm, ALIGN_DOWN(gpa, PAGE_SIZE), vm->pager_arg);
-		spin_unlock(&vm->npt_lock);
-		if (r == 1)
-			return !npf_livelock(vcpu, ALIGN_DOWN(gpa, PAGE_SIZE));
-		if (r < 0) {
-			vcpu_fail(vcpu, "the pager failed on guest-physical 0x%lx (error %d)", gpa,
-				  r);
-			return false;
-		}
+	spin_lock(&vm->npt_lock);
+	int r = vm_fault_in(vm, gpa);
+	spin_unlock(&vm->npt_lock);
+	if (r == 1)
+		return !npf_livelock(vcpu, ALIGN_DOWN(gpa, PAGE_SIZE));
+	if (r < 0) {
+		vcpu_fail(vcpu, "the pager failed on guest-physical 0x%lx (error %d)", gpa, r);
+		return false;
 	}
 	for (int i = 0; i < vm->nmmio; i++) {
 		struct mmio_region *m = &vm->mmio[i];

@@ -14,8 +14,8 @@
  */
 #include "faultlog.h"
 #include "elf.h"
+#include "lapic.h"
 #include "mm.h"
-#include "pager.h"
 #include "printk.h"
 #include "thread.h"
 #include "vm.h"
@@ -42,32 +42,17 @@ static uint8_t current_vcpu(struct vm *vm)
 	return FAULTLOG_HOST;
 }
 
-static uint8_t outcome(struct faultlog *log, const struct pager_stats *s, int r)
-{
-	uint8_t o = r != 1				   ? FAULT_ERROR
-		    : s->already_mapped != log->seen_raced ? FAULT_RACED
-		    : s->image_pages != log->seen_loaded   ? FAULT_LOADED
-		    : s->zero_pages != log->seen_zero	   ? FAULT_ZERO
-							   : FAULT_MAPPED;
-	log->seen_raced = s->already_mapped;
-	log->seen_loaded = s->image_pages;
-	log->seen_zero = s->zero_pages;
-	return o;
-}
-
-int faultlog_add(struct vm *vm, uint64_t gpa, const struct pager_stats *stats, int r)
+void faultlog_add(struct vm *vm, uint64_t gpa, enum fault_outcome outcome)
 {
 	struct faultlog *log = &vm->faultlog;
-	uint8_t o = outcome(log, stats, r);
 	if (log->n == FAULTLOG_EVENTS) {
 		log->dropped++;
-		return r;
+		return;
 	}
 	log->events[log->n++] = (struct fault_event){.page = gpa >> PAGE_SHIFT,
 						     .us = uptime_us() - log->t0_us,
 						     .vcpu = current_vcpu(vm),
-						     .outcome = o};
-	return r;
+						     .outcome = outcome};
 }
 
 static void print_events(struct faultlog *log)
@@ -109,7 +94,7 @@ void faultlog_print(struct vm *vm)
 void faultlog_print_if_failed(struct vm *vm)
 {
 	for (int i = 0; i < vm->nvcpus; i++) {
-		if (vm->vcpus[i].verdict != VCPU_EXITED || vm->vcpus[i].exit_code != 0) {
+		if (vm->vcpus[i].verdict != VCPU_EXITED || vm->vcpus[i].guest_code != 0) {
 			faultlog_print(vm);
 			return;
 		}

@@ -13,7 +13,6 @@
 
 struct vm;
 struct elf_image;
-struct pager_stats;
 
 #define FAULTLOG_EVENTS 4096
 #define FAULTLOG_HOST	0xFF /* vcpu of a fault taken by the host (vm_read_gpa ...) */
@@ -39,18 +38,14 @@ struct faultlog {
 	uint32_t n, dropped;
 	bool printed;
 	const struct elf_image *image; /* the guest's segments, printed with the events */
-	uint64_t seen_loaded, seen_zero, seen_raced; /* the pager statistics at the last event */
 	struct fault_event events[FAULTLOG_EVENTS];
 };
 
 void faultlog_init(struct faultlog *log);
 /* The VM boots this image: print its segments with the events (guest_boot.c). */
 void faultlog_set_image(struct faultlog *log, const struct elf_image *image);
-/*
- * Record one pager call on gpa that returned r, telling its outcome from how
- * the pager's statistics moved. Call it with vm->npt_lock held. Returns r.
- */
-int faultlog_add(struct vm *vm, uint64_t gpa, const struct pager_stats *stats, int r);
+/* Record one fault handler call on gpa and what came of it. Call it with vm->npt_lock held. */
+void faultlog_add(struct vm *vm, uint64_t gpa, enum fault_outcome outcome);
 /* Print the ring as FAULTMAP lines, once (only for a VM with an image). */
 void faultlog_print(struct vm *vm);
 /* The same, if a vCPU did not exit with 0: vm_run calls it. */

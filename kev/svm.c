@@ -7,13 +7,23 @@
  * save (FS, GS, TR, LDTR, syscall MSRs): vcpu_vmrun() VMSAVEs it there before
  * entering the guest and VMLOADs it back after.
  */
+#include "svm.h"
 #include "cpu.h"
 #include "fw_cfg.h"
 #include "mm.h"
+#include "permission_maps.h"
 #include "printk.h"
+#include "smp.h"
 #include "thread.h"
-#include "vm.h"
+#include "vcpu.h"
+#include "watchdog.h"
 #include "x86.h"
+
+/* Per host CPU, indexed by cpu id: the two pages above (NULL until svm_enable_cpu). */
+static struct svm_cpu {
+	void *host_save; /* VM_HSAVE_PA: VMRUN's own host-save area */
+	void *host_vmcb; /* host state VMSAVE keeps across VMRUN */
+} svm_cpus[MAX_CPUS];
 
 #define CPUID_SVM_ECX (1U << 2) /* leaf 0x80000001 */
 #define CPUID_NPT_EDX (1U << 0) /* leaf 0x8000000A */
@@ -51,31 +61,36 @@ void kev_require_svm(void)
 	qemu_exit(QEMU_EXIT_UNSUPPORTED);
 }
 
-int svm_init_cpu(void)
+int svm_enable_cpu(void)
 {
-	struct cpu *c = mycpu();
-	if (c->svm_host_save)
+	struct svm_cpu *c = &svm_cpus[mycpu()->id];
+	if (c->host_save)
 		return 0;
 	if (!svm_available())
 		return -1;
 	void *hsave = page_alloc();
 	void *host_vmcb = page_alloc();
 	if (!hsave || !host_vmcb)
-		panic("svm_init_cpu: out of memory");
+		panic("svm_enable_cpu: out of memory");
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
 	wrmsr(MSR_VM_HSAVE_PA, V2P(hsave));
 	/* The host's FS/GS/TR/... never change after boot: save them once. */
 	asm volatile("vmsave %%rax" ::"a"(V2P(host_vmcb)) : "memory");
-	c->svm_host_save = hsave;
-	c->svm_host_vmcb = host_vmcb;
+	c->host_save = hsave;
+	c->host_vmcb = host_vmcb;
 	return 0;
 }
 
+uint64_t svm_host_vmcb_pa(void)
+{
+	return V2P(svm_cpus[mycpu()->id].host_vmcb);
+}
+
 /* Per-CPU SVM setup must run on that CPU: one short pinned thread each. */
-static void svm_init_thread(void *arg)
+static void svm_enable_thread(void *arg)
 {
 	(void)arg;
-	svm_init_cpu();
+	svm_enable_cpu();
 }
 
 /*
@@ -96,11 +111,13 @@ void kev_init(void)
 	}
 	struct thread *t[MAX_CPUS];
 	for (int i = 0; i < ncpu; i++)
-		t[i] = thread_create("svm-init", svm_init_thread, NULL, i);
+		t[i] = thread_create("svm-init", svm_enable_thread, NULL, i);
 	for (int i = 0; i < ncpu; i++)
 		thread_join(t[i]);
-	kev_setup();
-	printk("kev: SVM with nested paging on %d CPUs%s\n", ncpu,
+	permission_maps_init();
+	watchdog_set_guest_describer(vcpu_describe);
+	printk("kev: SVM with nested paging on %d CPUs%s
+", ncpu,
 	       kev_guest_irqs_off ? " (recorded: no host interrupt ends a guest's run)" : "");
 }
 

@@ -161,3 +161,19 @@ void svm_describe_event(uint64_t exit_int_info, char *buf, size_t len);
 #define MSR_VM_CR	0xC0010114
 #define VM_CR_SVMDIS	(1UL << 4)
 #define MSR_VM_HSAVE_PA 0xC0010117
+
+/* ---- svm.c ---- */
+/* If this CPU lacks SVM or NPT, say what is missing and how to run QEMU; end the run. */
+void kev_require_svm(void);
+bool svm_available(void);
+/* At boot: turn SVM on on every CPU, if the CPUs have it. */
+void kev_init(void);
+/* Turn SVM on for the calling CPU (once). 0, or -1 if it has no SVM/NPT. */
+int svm_enable_cpu(void);
+/* The calling CPU's page for the host state VMSAVE/VMLOAD keep around VMRUN. */
+uint64_t svm_host_vmcb_pa(void);
+extern bool kev_guest_irqs_off; /* under record: host interrupts wait while a guest runs (vmrun.S) */
+
+/* ---- vmrun.S ---- */
+/* Enter the guest at vmcb_pa with its other registers in regs[]; back at its #VMEXIT. */
+void svm_vmrun(uint64_t vmcb_pa, uint64_t *regs, uint64_t host_vmcb_pa);

@@ -1,15 +1,20 @@
 /*
- * vm.h: KeV's virtual machines and vCPUs on AMD SVM with nested paging.
+ * vm.h: KeV's virtual machines and vCPUs on AMD SVM with nested paging, and
+ * their life: create, configure, run, destroy (vm.c).
  *
- * A VM owns guest-physical memory through its nested page table (project3's
- * struct npt) and runs each vCPU in a kernel thread pinned to one host CPU.
- * The run loop (vcpu.c) enters the guest with VMRUN and hands every exit to a
- * handler chosen by exit code (exit.c). Nested page faults go first to the
- * VM's pager (Project 3's lazy pager plugs in there), then to MMIO regions.
+ * A VM owns guest-physical memory through its nested page table (an opaque
+ * struct npt: Project 3 implements it, guest_mem.h says what kev asks of it)
+ * and runs each vCPU in a kernel thread pinned to one host CPU. The run loop
+ * (vcpu.c) enters the guest with VMRUN and hands every exit to a handler
+ * chosen by exit code (exit.c). Nested page faults go first to the VM's
+ * fault handler (Project 3's lazy pager plugs in there), then to MMIO regions.
+ *
+ * The headers at the end declare what a device, a pager or a test uses on a
+ * VM; each belongs to its own .c file.
  */
 #pragma once
 #include "faultlog.h"
-#include "npt.h"
+#include "kev_abi.h"
 #include "spinlock.h"
 #include "svm.h"
 #include "thread.h"
@@ -20,18 +25,30 @@
 #define VM_MAX_PORTS 8
 
 /* Guest general-purpose registers, numbered as x86 encodes them. */
-enum gpr { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15, NR_GPRS };
-
-/* Hypercalls: VMMCALL with the number in RAX, arguments in RDI, RSI. */
-enum hypercall {
-	HC_EXIT = 0,  /* end this vCPU with exit code RDI */
-	HC_PRINT = 1, /* print RSI bytes at guest-virtual address RDI */
+enum vcpu_gpr {
+	VCPU_RAX,
+	VCPU_RCX,
+	VCPU_RDX,
+	VCPU_RBX,
+	VCPU_RSP,
+	VCPU_RBP,
+	VCPU_RSI,
+	VCPU_RDI,
+	VCPU_R8,
+	VCPU_R9,
+	VCPU_R10,
+	VCPU_R11,
+	VCPU_R12,
+	VCPU_R13,
+	VCPU_R14,
+	VCPU_R15,
+	VCPU_NR_GPRS
 };
 
 /* How a vCPU ended. */
 enum vcpu_verdict {
 	VCPU_RUNNING = 0,
-	VCPU_EXITED,	   /* HC_EXIT: exit_code is the guest's */
+	VCPU_EXITED,	   /* HC_EXIT: guest_code is the guest's */
 	VCPU_TRIPLE_FAULT, /* SHUTDOWN intercept */
 	VCPU_ERROR,	   /* the hypervisor refused something: see error */
 	VCPU_STOPPED,	   /* another vCPU ended the VM */
@@ -47,9 +64,13 @@ struct vm_exit {
 
 struct vm;
 struct vcpu;
+struct npt; /* Project 3's nested page table: kev only holds it (guest_mem.h) */
 
-/* A nested page fault handler: 1 = handled (retry the access), 0 = not mine, <0 = error. */
-typedef int (*pager_fn)(struct vm *vm, uint64_t gpa, void *arg);
+/*
+ * A nested page fault handler, called with vm->npt_lock held for the page gpa:
+ * 1 = handled (the page is mapped now), 0 = not mine, <0 = error.
+ */
+typedef int (*npf_handler_fn)(struct vm *vm, uint64_t gpa, void *arg);
 
 /* Emulated MMIO: called for each guest load/store in [gpa, gpa + size). */
 struct mmio_region {
@@ -72,12 +93,12 @@ struct vcpu {
 	struct vm *vm;
 	int id;
 	struct vmcb *vmcb;
-	uint64_t regs[NR_GPRS]; /* RAX and RSP live in the VMCB while the guest runs */
-	struct vm_exit exit;
+	uint64_t regs[VCPU_NR_GPRS]; /* RAX and RSP live in the VMCB while the guest runs */
+	struct vm_exit exit;	     /* the last #VMEXIT (exit.code: SVM_EXIT_*) */
 	struct thread *thread;
 	enum vcpu_verdict verdict;
-	uint64_t exit_code;
-	uint64_t exits; /* total exits, for statistics */
+	uint64_t guest_code; /* the guest's own exit code (HC_EXIT's argument) */
+	uint64_t exits;	     /* total exits, for statistics */
 	uint64_t npf_exits;
 	uint64_t npf_last_gpa; /* the page of the last #NPF the pager "handled" ... */
 	uint32_t npf_repeats;  /* ... and how many times in a row (livelock check) */
@@ -93,11 +114,13 @@ struct vm {
 	char name[32];
 	int id;
 	int nvcpus;
-	uint64_t mem_size; /* guest RAM: [0, mem_size) */
-	struct npt npt;
-	struct spinlock npt_lock; /* serializes the pager and every NPT change */
-	pager_fn pager;
-	void *pager_arg;
+	int first_cpu;		      /* vCPU i runs on host CPU (first_cpu + i) % ncpu */
+	uint64_t mem_size;	      /* guest RAM: [0, mem_size) */
+	struct npt *npt;	      /* guest-physical memory (guest_mem.h's npt_ops) */
+	struct spinlock npt_lock;     /* serializes the fault handler and every NPT change */
+	npf_handler_fn fault_handler; /* vm_set_fault_handler */
+	void *fault_arg;
+	const char *fault_handler_name; /* for reports: the function to blame */
 	struct mmio_region mmio[VM_MAX_MMIO];
 	int nmmio;
 	struct port_handler ports[VM_MAX_PORTS];
@@ -107,68 +130,28 @@ struct vm {
 	size_t console_len;
 	/* Optional, for reports on a crashed guest (guest_boot sets them): */
 	int (*symbolize)(void *arg, uint64_t addr, char *buf, size_t len); /* "kmain+0x5" */
-	void (*describe_page)(void *arg, uint64_t gpa); /* prints who filled the page */
+	/* Prints where the code at rip came from (paging_off: rip is guest-physical). */
+	void (*describe_code)(void *arg, uint64_t rip, bool paging_off);
 	void *report_arg;
 	bool error_taken;
 	char error[160];	  /* the first error, for the verdict */
-	struct faultlog faultlog; /* every pager call, for the fault map */
+	struct faultlog faultlog; /* every fault handler call, for the fault map */
 	struct vcpu vcpus[VM_MAX_VCPUS];
 };
 
-/* ---- svm.c ---- */
-/* Check CPUID and turn SVM on for this CPU (once). 0, or -1 if it has no SVM/NPT. */
-int svm_init_cpu(void);
-bool svm_available(void);
-/* If this CPU lacks SVM or NPT, say what is missing and how to run QEMU; end the run. */
-void kev_require_svm(void);
-/* At boot: turn SVM on on every CPU, if the CPUs have it. */
-void kev_init(void);
-extern bool kev_guest_irqs_off; /* host interrupts wait while a guest runs (vmrun.S) */
-
-/* ---- vm.c ---- */
-void kev_setup(void); /* the I/O and MSR permission maps, shared by every VM */
+/* NULL if the CPU has no SVM, nvcpus is out of range or memory ran out. */
 struct vm *vm_create(const char *name, int nvcpus, uint64_t mem_size);
 void vm_destroy(struct vm *vm); /* frees every page the VM allocated */
-void vm_set_pager(struct vm *vm, pager_fn fn, void *arg);
-const char *vm_pager_name(const struct vm *vm); /* for reports: the function to blame */
+/* Who maps guest RAM on demand; name is the function reports blame (NULL: fn's symbol). */
+void vm_set_fault_handler(struct vm *vm, npf_handler_fn fn, void *arg, const char *name);
 int vm_add_mmio(struct vm *vm, uint64_t gpa, uint64_t size,
 		int (*access)(struct vcpu *, uint64_t, bool, int, uint64_t *, void *), void *arg);
 int vm_add_ports(struct vm *vm, uint16_t first, uint16_t last,
 		 int (*io)(struct vcpu *, uint16_t, bool, int, uint32_t *, void *), void *arg);
-/* Give the guest fresh zeroed RAM pages for [gpa, gpa + len), all rights. */
-int vm_alloc_ram(struct vm *vm, uint64_t gpa, uint64_t len);
-/* Copy bytes into / out of guest-physical memory (must be mapped, or the pager maps it). */
-int vm_write_gpa(struct vm *vm, uint64_t gpa, const void *src, size_t len);
-int vm_read_gpa(struct vm *vm, uint64_t gpa, void *dst, size_t len);
-/* Through the guest's own page table when its paging is on (identity when off). */
-int vcpu_gva_to_gpa(struct vcpu *vcpu, uint64_t gva, uint64_t *gpa);
-int vcpu_read_gva(struct vcpu *vcpu, uint64_t gva, void *dst, size_t len);
-/* End the whole VM with an error (printed, kept in vm->error). */
-void vcpu_fail(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* For gdb (guest-insn-student): host address of guest-virtual gva through npt_gva2hpa, or 0. */
-uint64_t kev_debug_gva2hva(struct vcpu *vcpu, uint64_t gva);
-/* Print a crashed vCPU's state: event, RIP (symbolized), bytes there, its page. */
-void vcpu_report_crash(struct vcpu *vcpu);
-/* Build guest page tables at table_gpa (6 pages of RAM) identity-mapping [0, 4 GiB). */
-int vm_build_identity_page_table(struct vm *vm, uint64_t table_gpa);
-
-/* Initial register states. */
-void vcpu_init_protected32(struct vcpu *vcpu, uint64_t rip); /* like a multiboot loader */
-void vcpu_init_long64(struct vcpu *vcpu, uint64_t rip, uint64_t cr3, uint64_t rsp);
-
-/* Start every vCPU (each pinned to host CPU id % ncpu), wait for all to end. */
+/* Start every vCPU (each pinned to its host CPU, see first_cpu), wait for all to end. */
 void vm_run(struct vm *vm);
-/* The VM's verdict as one line: "exited 0", "triple fault", "error: ...". */
-const char *vm_verdict_string(struct vm *vm, char *buf, size_t len);
 
-/* ---- vcpu.c ---- */
-void vcpu_loop(void *arg);		     /* the thread body: VMRUN, handle the exit, repeat */
-void vcpu_describe(const struct vcpu *vcpu); /* "  in guest: ..." for the watchdog */
-void vcpu_end(struct vcpu *vcpu, enum vcpu_verdict verdict, uint64_t code);
-
-/* ---- exit.c ---- */
-/* Handle one exit. Returns true to keep running the guest. */
-bool handle_exit(struct vcpu *vcpu);
-void console_flush(struct vcpu *vcpu);
-/* Print guest text on the host console, line by line, prefixed "guest| ". */
-void vcpu_console_write(struct vcpu *vcpu, const char *text, size_t len);
+#include "console.h"   /* vcpu_console_write */
+#include "guest_mem.h" /* vm_read_gpa, vm_write_gpa, vcpu_read_gva, ... */
+#include "report.h"    /* vcpu_fail, vm_verdict_string */
+#include "vcpu.h"      /* vcpu_init_protected32, vcpu_init_long64 */

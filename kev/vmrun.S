@@ -4,9 +4,9 @@
  *
  * VMRUN itself switches only RAX, RSP, RIP, RFLAGS, the control registers
  * and CS/DS/ES/SS; the other general-purpose registers are ours to swap, from
- * and to regs[] (indexed by enum gpr). VMLOAD/VMSAVE move the rest of the
+ * and to regs[] (indexed by enum vcpu_gpr). VMLOAD/VMSAVE move the rest of the
  * segment state (FS, GS, TR, LDTR, syscall MSRs): the host's was saved once
- * per CPU in host_vmcb_pa (svm_init_cpu) and is reloaded after every exit.
+ * per CPU in host_vmcb_pa (svm_enable_cpu) and is reloaded after every exit.
  *
  * Called with interrupts off. Inside, GIF is cleared and IF set, so that a
  * host interrupt arriving while the guest runs causes an INTR exit instead

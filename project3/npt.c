@@ -3,7 +3,7 @@
  *
  * Replace every TODO() below. The full rules are in npt.h; read its top
  * comment first. npt_init, npt_destroy and npt_root_pa are already written
- * (kev/npt_provided.c): read npt_destroy to see how the tables are laid out.
+ * (project3/provided/npt_provided.c): read npt_destroy to see how the tables are laid out.
  *
  * Hint: npt_map, npt_walk and npt_unmap all descend the same four levels.
  * Write one static helper that returns the level 0 entry for a gpa, and that

@@ -74,7 +74,7 @@ struct npt {
 	npte_t *pml4; /* root table, kernel virtual (its physical address is nCR3) */
 };
 
-/* ---- Provided (kev/npt_provided.c): not student work. ---- */
+/* ---- Provided (project3/provided/npt_provided.c): not student work. ---- */
 
 /* Make an empty NPT: allocates the root. 0 or -NPT_ENOMEM. */
 int npt_init(struct npt *npt);
@@ -153,5 +153,8 @@ int npt_gpa2hpa(struct npt *npt, uint64_t gpa, uint64_t *hpa);
  * Rights (RW, US, NX) are not checked: this is a translation, not an access.
  * Errors: -NPT_ENOENT when a guest entry is not present or a guest-physical
  * address on the way (table or page) is not mapped in the NPT; -NPT_ERANGE.
+ * kev has no page walk of its own: it reads every guest-virtual address (the
+ * instruction behind an MMIO access, a HC_PRINT buffer) through this function,
+ * so the mmio tests depend on it too.
  */
 int npt_gva2hpa(struct npt *npt, uint64_t guest_cr3, uint64_t gva, uint64_t *hpa);

@@ -11,7 +11,7 @@
  * touches are never read.
  *
  * Flow:
- *   guest_create()              (provided, kev/guest_boot.c)
+ *   guest_create()              (provided, project3/provided/guest_boot.c)
  *     elf_read_headers()        (provided: headers only, checked)
  *     pager_entry_point()       <- you
  *     pager_load_phdr() x N     <- you: register loaders, read NOTHING
@@ -57,7 +57,7 @@ struct pager {
 	struct pager_stats stats;
 };
 
-/* ---- Provided (kev/pager_provided.c) ---- */
+/* ---- Provided (project3/provided/pager_provided.c) ---- */
 
 void pager_init(struct pager *p);
 void pager_destroy(struct pager *p); /* frees the loaders (not guest pages: the NPT owns them) */
@@ -73,7 +73,7 @@ int pager_run_loader(struct pager *p, struct page_loader *l, void *page);
  * the one whose pages hold l->gpa; -1 if none. And the loaders of page gpa, printed. */
 int pager_loader_segment(const struct elf_image *elf, const struct page_loader *l);
 void pager_print_loaders(struct pager *p, uint64_t gpa, const char *prefix);
-/* kev's pager_fn: statistics, then pager_handle_fault. */
+/* kev's fault handler (vm_set_fault_handler): statistics, then pager_handle_fault. */
 int pager_fault(struct vm *vm, uint64_t gpa, void *pager);
 
 /* ---- Student work (project3/pager.c) ---- */

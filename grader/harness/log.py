@@ -39,14 +39,21 @@ import re
 from dataclasses import dataclass, field
 
 from . import verdict as channel_mod
+from .cheader import define
 
-# isa-debug-exit turns a write of v into exit status (v << 1) | 1 (keos/printk.h).
-STATUS_PASS = 33
-STATUS_FAIL = 35
-STATUS_PANIC = 37
-STATUS_NOT_IMPL = 39
-STATUS_UNSUPPORTED = 41     # the CPU has no SVM / NPT (kev_require_svm)
-STATUS_TIMEOUT = 43         # a test ran past its budget: the kernel's watchdog stopped it
+
+def _status(name):
+    """The exit status of keos/exit_status.h's QEMU_EXIT_<name>: isa-debug-exit turns a
+    write of v into exit status (v << 1) | 1."""
+    return (define("keos/exit_status.h", f"QEMU_EXIT_{name}") << 1) | 1
+
+
+STATUS_PASS = _status("PASS")
+STATUS_FAIL = _status("FAIL")
+STATUS_PANIC = _status("PANIC")
+STATUS_NOT_IMPL = _status("NOT_IMPL")
+STATUS_UNSUPPORTED = _status("UNSUPPORTED")   # the CPU has no SVM / NPT (kev_require_svm)
+STATUS_TIMEOUT = _status("TIMEOUT")   # a test ran past its budget: the watchdog stopped it
 # With -no-reboot a triple fault (CPU reset) makes QEMU exit with status 0.
 STATUS_RESET = 0
 

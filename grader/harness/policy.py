@@ -227,11 +227,11 @@ def _line_of(source, symbol, code=True):
 
 
 def compile_objects(sources, out_dir):
-    """Compile student files with the kernel's own flags (the Makefile's KCFLAGS) into
+    """Compile student files with the kernel's own flags (the Makefile's P3_CFLAGS) into
     out_dir; returns the objects, named <file>.o as the Makefile names them."""
     # The last two lines: the Makefile may first say which toolchain it picked.
     cc, flags = subprocess.run(["make", "-s", "--no-print-directory", "print-CC",
-                                "print-KCFLAGS"], cwd=ROOT, capture_output=True, text=True,
+                                "print-P3_CFLAGS"], cwd=ROOT, capture_output=True, text=True,
                                check=True).stdout.splitlines()[-2:]
     flags = [f for f in flags.split() if f not in ("-MMD", "-MP")]
     objects = []

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import faultmap, verdict
+from . import cheader, faultmap, verdict
 from .log import Result, parse_log
 from .paths import ROOT
 
@@ -40,7 +40,7 @@ LOG_DIR = Path(os.environ.get("KEOS_LOG_DIR", BUILD / "logs"))
 
 QEMU = "qemu-system-x86_64"
 CPU = "qemu64,+svm,+npt"
-SMP = 4
+SMP = cheader.define("keos/machine.h", "MACHINE_CPUS")
 MEMORY = "512M"
 FW_CFG_TEST = "opt/keos/test"
 # The verdict channel (harness/verdict.py): QEMU's debug console, port 0xe9. run() hands

@@ -23,7 +23,7 @@ from pathlib import Path
 # The top directories of the repository: a source path is shown from the last of them.
 TOP_DIRS = ("keos", "kev", "project3", "guests", "tools")
 STUDENT_DIR = "project3/"
-NOT_STUDENT = "project3/tests/"
+NOT_STUDENT = ("project3/tests/", "project3/provided/")    # the course's, not the student's
 STUCK_DEPTH = 6     # student functions named in a "stuck in" detail, innermost first
 
 _WAIT = re.compile(r"cpu(\d+) waits for (\S+) held by cpu(-?\d+) since (0x[0-9a-f]+ <[^>]*>)")

@@ -38,7 +38,7 @@ $(B)/rt/host_main.o: $(ROOT)/grader/host/host_main.c $(HEADERS)
 $(B)/rt/npt_tests.o: $(ROOT)/project3/tests/npt_tests.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fno-toplevel-reorder -c -o $@ $<
-$(B)/rt/npt_provided.o: $(ROOT)/kev/npt_provided.c $(HEADERS)
+$(B)/rt/npt_provided.o: $(ROOT)/project3/provided/npt_provided.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 

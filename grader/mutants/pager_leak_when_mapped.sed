@@ -1,5 +1,5 @@
 # The page is allocated before the "already mapped" check, and the early
 # return forgets to free it: one page lost for every concurrent arrival.
 # expect: pager.stress
-/if (npt_walk(&vm->npt, gpa))/,/return 1;/d
-s/^\tif (!page)$/\tif (npt_walk(\&vm->npt, gpa))\n\t\treturn 1;\n\tif (!page)/
+/if (npt_walk(vm->npt, gpa))/,/return 1;/d
+s/^\tif (!page)$/\tif (npt_walk(vm->npt, gpa))\n\t\treturn 1;\n\tif (!page)/

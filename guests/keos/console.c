@@ -7,6 +7,7 @@
  */
 #include "hypercall.h"
 #include "printk.h"
+#include "serial.h"
 #include "x86.h"
 
 /* The host kernel's serial.c and vsnprintf.c (with printk) do the rest. */

@@ -8,6 +8,10 @@
  *
  * GRUB does not come here: it uses the multiboot2 entry tag (start32 itself).
  */
+#include "kev_abi.h"
+#if HC_EXIT != 0
+#error "the exit below loads HC_EXIT by clearing EAX"
+#endif
 #define KERN_BASE 0xFFFFFFFF80000000
 
 	.section .boot, "ax"

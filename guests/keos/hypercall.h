@@ -7,10 +7,8 @@
  * isa-debug-exit device instead: see guest_exit() in console.c.
  */
 #pragma once
+#include "kev_abi.h" /* HC_EXIT, HC_PRINT */
 #include "types.h"
-
-#define HC_EXIT	 0 /* end this vCPU with exit code RDI */
-#define HC_PRINT 1 /* print RSI bytes at guest-virtual address RDI */
 
 static inline uint64_t hypercall(uint64_t nr, uint64_t a0, uint64_t a1)
 {

@@ -37,6 +37,8 @@
  * Built with -DGUEST_BARE it ends through QEMU's isa-debug-exit port instead
  * of VMMCALL, to test it without a hypervisor (one CPU, under GRUB).
  */
+#include "kev_abi.h"
+#include "machine.h"
 #include "multiboot.h"
 
 #define MAX_VCPUS 16
@@ -53,12 +55,11 @@
 
 #define SCRATCH_PAGES 16
 #define NBARRIERS 6
-#define BARRIER_VCPUS 4	     /* a barrier opens when this many vCPUs arrived... */
+#define BARRIER_VCPUS MACHINE_CPUS /* a barrier opens when this many vCPUs arrived... */
 #ifndef BARRIER_SPINS
 #define BARRIER_SPINS 200000 /* ...or after this many turns, so fewer vCPUs still finish */
 #endif
 
-#define HC_EXIT 0
 #define COM1 0x3F8
 #define COM1_LSR (COM1 + 5)
 

@@ -2,7 +2,9 @@
  * core_tests.c: self-tests of the host kernel's core — pages, heap, threads,
  * locks and the timer — each run by the test runner in its own thread.
  */
+#include "lapic.h"
 #include "mm.h"
+#include "smp.h"
 #include "spinlock.h"
 #include "test.h"
 #include "thread.h"

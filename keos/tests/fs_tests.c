@@ -11,6 +11,8 @@
 #include "../mm.h"
 #include "../test.h"
 #include "../thread.h"
+#include "lapic.h"
+#include "smp.h"
 
 #define BIG_FILE "big.bin"
 #define BIG_SEED 1

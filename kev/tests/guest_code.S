@@ -5,8 +5,7 @@
  * page tables and a stack set up by the host. They live in .rodata: the host
  * never executes them.
  */
-#define HC_EXIT 0
-#define HC_PRINT 1
+#include "kev_abi.h"
 #define GUEST_CODE 0x1000
 #define G(x) ((x) - 0b + GUEST_CODE)	/* address of a label inside the guest */
 #define COM1 0x3F8
@@ -40,6 +39,23 @@ guest_hc_print:
 1:	.ascii "Hello from a hypercall!\n"
 2:
 guest_hc_print_end:
+
+/* print RSI bytes at RDI (the host puts them there) RDX times, then exit(0) */
+	GUEST print_n
+guest_print_n:
+0:	movq %rdi, %r8
+	movq %rsi, %r9
+	movq %rdx, %rbx
+1:	movl $HC_PRINT, %eax
+	movq %r8, %rdi
+	movq %r9, %rsi
+	vmmcall
+	decl %ebx
+	jnz 1b
+	movl $HC_EXIT, %eax
+	xorl %edi, %edi
+	vmmcall
+guest_print_n_end:
 
 /* out dx, al — one byte at a time */
 	GUEST out_dx

@@ -3,8 +3,11 @@
  * the guest KeOS (guests/keos) and the multi-vCPU stress guest (guests/stress).
  */
 #include "guest_boot.h"
+#include "lapic.h"
+#include "machine.h"
 #include "mm.h"
 #include "rawguest.h"
+#include "smp.h"
 #include "test.h"
 
 static struct guest g;
@@ -121,10 +124,10 @@ static void expect_all_exited_zero(void)
 	char v[160];
 	for (int i = 0; i < g.vm->nvcpus; i++) {
 		struct vcpu *c = &g.vm->vcpus[i];
-		if (c->verdict != VCPU_EXITED || c->exit_code != 0)
+		if (c->verdict != VCPU_EXITED || c->guest_code != 0)
 			test_fail(__FILE__, __LINE__,
 				  "vcpu%d did not exit with 0: %s (code 0x%lx)%s%s", i,
-				  vm_verdict_string(g.vm, v, sizeof(v)), c->exit_code,
+				  vm_verdict_string(g.vm, v, sizeof(v)), c->guest_code,
 				  loader_problem[0] ? "; loader check: " : "", loader_problem);
 	}
 }
@@ -206,7 +209,7 @@ KTEST(pager, lazy)
 	CHECK_EQ(loaded, 0);
 	for (int b = 0; b < PAGER_BUCKETS; b++)
 		for (struct page_loader *l = g.pager.buckets[b]; l; l = l->next)
-			if (npt_walk(&g.vm->npt, l->gpa))
+			if (npt_walk(g.vm->npt, l->gpa))
 				test_fail(__FILE__, __LINE__,
 					  "image page 0x%lx mapped before the guest ran", l->gpa);
 
@@ -356,7 +359,7 @@ enum { STRESS_MIN_CONCURRENT = 100, STRESS_MAX_ROUNDS = 5 };
 
 KTEST(pager, stress)
 {
-	int nvcpus = ncpu >= 4 ? ncpu : 4;
+	int nvcpus = MAX(ncpu, MACHINE_CPUS); /* stress.S's barriers wait for MACHINE_CPUS */
 	uint64_t concurrent = 0, faults = 0;
 	int round;
 	for (round = 0; round < STRESS_MAX_ROUNDS && concurrent < STRESS_MIN_CONCURRENT; round++) {

@@ -13,11 +13,14 @@ static int doorbell(struct vcpu *vcpu, struct mmio_printer *pr)
 		pr->refused++;
 		return 0;
 	}
-	static char text[VM_MAX_VCPUS][MMIO_PRINT_MAX];
-	char *t = text[vcpu->id];
-	if (vm_read_gpa(vcpu->vm, pr->buf, t, pr->len) != 0)
-		return -1; /* inside RAM, yet unreadable: the pager failed */
-	vcpu_console_write(vcpu, t, pr->len);
+	/* In pieces on this vCPU's stack: a static buffer would be shared with other VMs. */
+	char text[256];
+	for (uint64_t done = 0; done < pr->len; done += sizeof(text)) {
+		size_t n = MIN(sizeof(text), pr->len - done);
+		if (vm_read_gpa(vcpu->vm, pr->buf + done, text, n) != 0)
+			return -1; /* inside RAM, yet unreadable: the pager failed */
+		vcpu_console_write(vcpu, text, n);
+	}
 	pr->printed++;
 	return 0;
 }

@@ -40,7 +40,7 @@ int pager_load_phdr(struct pager *p, struct vm *vm, const struct elf_phdr *ph)
 int pager_handle_fault(struct pager *p, struct vm *vm, uint64_t gpa)
 {
 	/* Another vCPU may have loaded it while we waited for the lock. */
-	if (npt_walk(&vm->npt, gpa))
+	if (npt_walk(vm->npt, gpa))
 		return 1;
 
 	void *page = page_alloc();
@@ -54,7 +54,7 @@ int pager_handle_fault(struct pager *p, struct vm *vm, uint64_t gpa)
 			return -1;
 		}
 	}
-	int err = npt_map(&vm->npt, gpa, page, NPT_PERM_ALL);
+	int err = npt_map(vm->npt, gpa, page, NPT_PERM_ALL);
 	if (err) {
 		page_free(page);
 		return err;

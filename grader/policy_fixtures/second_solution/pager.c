@@ -44,7 +44,7 @@ int pager_load_phdr(struct pager *p, struct vm *vm, const struct elf_phdr *ph)
 
 int pager_handle_fault(struct pager *p, struct vm *vm, uint64_t gpa)
 {
-	if (npt_walk(&vm->npt, gpa))
+	if (npt_walk(vm->npt, gpa))
 		return 1; /* another vCPU mapped it first */
 	void *page = page_alloc();
 	if (!page)
@@ -57,7 +57,7 @@ int pager_handle_fault(struct pager *p, struct vm *vm, uint64_t gpa)
 		}
 		from_image = true;
 	}
-	int r = npt_map(&vm->npt, gpa, page, NPT_PERM_ALL);
+	int r = npt_map(vm->npt, gpa, page, NPT_PERM_ALL);
 	if (r < 0) {
 		page_free(page);
 		return r;

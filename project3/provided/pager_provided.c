@@ -112,12 +112,26 @@ void pager_print_loaders(struct pager *p, uint64_t gpa, const char *prefix)
 		       l->page_off, l->loads);
 }
 
+/* What one call did, for the fault map: told from how the statistics moved. */
+static enum fault_outcome fault_outcome(const struct pager_stats *before,
+					const struct pager_stats *after, int r)
+{
+	return r != 1						 ? FAULT_ERROR
+	       : after->already_mapped != before->already_mapped ? FAULT_RACED
+	       : after->image_pages != before->image_pages	 ? FAULT_LOADED
+	       : after->zero_pages != before->zero_pages	 ? FAULT_ZERO
+								 : FAULT_MAPPED;
+}
+
 int pager_fault(struct vm *vm, uint64_t gpa, void *arg)
 {
 	struct pager *p = arg;
+	struct pager_stats before = p->stats;
 	p->stats.faults++;
 	/* Counted here, before the student's handler, which must cope with it too. */
-	if (npt_walk(&vm->npt, gpa))
+	if (npt_walk(vm->npt, gpa))
 		p->stats.already_mapped++;
-	return faultlog_add(vm, gpa, &p->stats, pager_handle_fault(p, vm, gpa));
+	int r = pager_handle_fault(p, vm, gpa);
+	faultlog_add(vm, gpa, fault_outcome(&before, &p->stats, r));
+	return r;
 }

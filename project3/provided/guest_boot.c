@@ -11,41 +11,55 @@
 #include "multiboot.h"
 #include "printk.h"
 
+/* The boot information: keos/multiboot.h's tags, one after the other. */
 struct mb2_info {
 	uint32_t total_size, reserved;
-	/* memory map tag */
-	uint32_t mmap_type, mmap_size, entry_size, entry_version;
+	struct mb2_mmap_tag mmap_tag;
 	struct mb2_mmap_entry mmap[2];
-	/* end tag */
-	uint32_t end_type, end_size;
+	struct mb2_tag end;
 } __packed;
 
 static int write_boot_info(struct vm *vm)
 {
 	struct mb2_info info = {
 	    .total_size = sizeof(info),
-	    .mmap_type = MB2_TAG_MMAP,
-	    .mmap_size = 16 + sizeof(info.mmap),
-	    .entry_size = sizeof(struct mb2_mmap_entry),
+	    .mmap_tag = {.type = MB2_TAG_MMAP,
+			 .size = sizeof(info.mmap_tag) + sizeof(info.mmap),
+			 .entry_size = sizeof(struct mb2_mmap_entry)},
 	    .mmap = {{0, 640 << 10, MB_MEMORY_AVAILABLE, 0},
 		     {1 << 20, GUEST_MEM - (1 << 20), MB_MEMORY_AVAILABLE, 0}},
-	    .end_type = MB2_TAG_END,
-	    .end_size = 8,
+	    .end = {.type = MB2_TAG_END, .size = sizeof(info.end)},
 	};
 	return vm_write_gpa(vm, GUEST_MBI_GPA, &info, sizeof(info));
 }
 
-/* Crash reports (kev/vm.c vcpu_report_crash) in the guest's own terms. */
+/* Crash reports (kev/report.c vcpu_report_crash) in the guest's own terms. */
 static int guest_symbolize(void *arg, uint64_t addr, char *buf, size_t len)
 {
 	struct guest *g = arg;
 	return elf_symbolize(&g->pager.elf, addr, buf, len);
 }
 
-static void guest_describe_page(void *arg, uint64_t gpa)
+/*
+ * Where the code at rip came from. With paging on, rip is virtual: the ELF's
+ * segments say where it was loaded (the guest KeOS maps itself as linked).
+ */
+static void guest_describe_code(void *arg, uint64_t rip, bool paging_off)
 {
 	struct guest *g = arg;
-	pager_print_loaders(&g->pager, gpa, "kev:   ");
+	uint64_t gpa = paging_off ? rip : 0;
+	for (int i = 0; !paging_off && i < g->pager.elf.nphdrs; i++) {
+		const struct elf_phdr *ph = &g->pager.elf.phdrs[i];
+		if (rip >= ph->p_vaddr && rip < ph->p_vaddr + ph->p_memsz)
+			gpa = ph->p_paddr + (rip - ph->p_vaddr);
+	}
+	if (!paging_off && !gpa) {
+		printk("kev:   rip 0x%lx is in no segment of the image\n", rip);
+		return;
+	}
+	printk("kev:   rip is at guest-physical 0x%lx, in page 0x%lx\n", gpa,
+	       ALIGN_DOWN(gpa, PAGE_SIZE));
+	pager_print_loaders(&g->pager, ALIGN_DOWN(gpa, PAGE_SIZE), "kev:   ");
 }
 
 #define FAIL(...)                                                                                  \
@@ -70,9 +84,9 @@ int guest_create(struct guest *g, const char *name, int nvcpus, char *err, size_
 	g->vm = vm_create(name, nvcpus, GUEST_MEM);
 	if (!g->vm)
 		FAIL("cannot create a VM with %d vCPUs (no SVM, or out of memory)", nvcpus);
-	vm_set_pager(g->vm, pager_fault, &g->pager);
+	vm_set_fault_handler(g->vm, pager_fault, &g->pager, "pager_handle_fault");
 	g->vm->symbolize = guest_symbolize;
-	g->vm->describe_page = guest_describe_page;
+	g->vm->describe_code = guest_describe_code;
 	g->vm->report_arg = g;
 	faultlog_set_image(&g->vm->faultlog, &g->pager.elf);
 	if (vm_add_mmio(g->vm, MMIO_PRINTER_BASE, MMIO_PRINTER_SIZE, mmio_printer_access,
@@ -92,8 +106,8 @@ int guest_create(struct guest *g, const char *name, int nvcpus, char *err, size_
 	for (int i = 0; i < nvcpus; i++) {
 		struct vcpu *v = &g->vm->vcpus[i];
 		vcpu_init_protected32(v, g->entry_pa);
-		v->regs[RAX] = MB2_BOOT_MAGIC;
-		v->regs[RBX] = GUEST_MBI_GPA;
+		v->regs[VCPU_RAX] = MB2_BOOT_MAGIC;
+		v->regs[VCPU_RBX] = GUEST_MBI_GPA;
 	}
 	return 0;
 }

@@ -1,0 +1,7 @@
+/* serial.h: COM1, the console every printk line goes to (serial.c). */
+#pragma once
+#include "types.h"
+
+void serial_init(void);
+void serial_putc(char c);
+void serial_write(const char *s, size_t n); /* "\n" becomes "\r\n" */
