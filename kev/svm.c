@@ -116,8 +116,7 @@ void kev_init(void)
 		thread_join(t[i]);
 	permission_maps_init();
 	watchdog_set_guest_describer(vcpu_describe);
-	printk("kev: SVM with nested paging on %d CPUs%s
-", ncpu,
+	printk("kev: SVM with nested paging on %d CPUs%s\n", ncpu,
 	       kev_guest_irqs_off ? " (recorded: no host interrupt ends a guest's run)" : "");
 }
 
