@@ -172,7 +172,8 @@ void kev_init(void);
 int svm_enable_cpu(void);
 /* The calling CPU's page for the host state VMSAVE/VMLOAD keep around VMRUN. */
 uint64_t svm_host_vmcb_pa(void);
-extern bool kev_guest_irqs_off; /* under record: host interrupts wait while a guest runs (vmrun.S) */
+/* Under record (opt/keos/record): host interrupts wait while a guest runs (vmrun.S). */
+extern bool kev_guest_irqs_off;
 
 /* ---- vmrun.S ---- */
 /* Enter the guest at vmcb_pa with its other registers in regs[]; back at its #VMEXIT. */

@@ -19,7 +19,7 @@
  *   NOT-IMPLEMENTED <func> (<file>:<line>)             (a TODO() reached)
  *
  * and exits with the status QEMU would: (code << 1) | 1 for the kernel's
- * enum qemu_exit code (keos/printk.h), so 33 when every test passed. As in
+ * QEMU_EXIT_* code (keos/exit_status.h), so 33 when every test passed. As in
  * the kernel, a panic, a crash or a TODO() ends the whole run at once, with
  * no TESTS-DONE. Each test runs in its own child process, so a crash or
  * sanitizer report is caught and reported as a panic of that test.
@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exit_status.h"
 #include "mm.h"
 #include "printk.h"
 #include "test.h"
@@ -199,14 +200,14 @@ static uint64_t now_ms(void)
 }
 
 /* Ends the run as the kernel's runner does: the exit code on the last line. */
-__noreturn static void runner_exit(enum qemu_exit code)
+__noreturn static void runner_exit(unsigned code)
 {
 	printf("EXIT %d\n", code);
 	exit(QEMU_STATUS(code));
 }
 
 /* Ends the run as a panic or a TODO() in the kernel does: no EXIT line. */
-__noreturn static void run_stopped(enum qemu_exit code)
+__noreturn static void run_stopped(unsigned code)
 {
 	fflush(stdout);
 	exit(QEMU_STATUS(code));
