@@ -55,10 +55,10 @@ static bool in_kernel(uint64_t a)
 	return a >= 0xFFFF800000000000UL && (a & 7) == 0;
 }
 
-void backtrace_from(uint64_t rip, uint64_t rbp)
+/* Frames #first.. of the frame-pointer chain: rip is in the function whose frame is rbp. */
+static void walk_frames(int first, uint64_t rip, uint64_t rbp)
 {
-	printk("BACKTRACE:\n");
-	for (int i = 0; i < 32; i++) {
+	for (int i = first; i < 32; i++) {
 		uint64_t off = 0;
 		const char *name = symbol_lookup(rip, &off);
 		printk("  #%d 0x%016lx %s+0x%lx\n", i, rip, name ? name : "??", off);
@@ -70,6 +70,44 @@ void backtrace_from(uint64_t rip, uint64_t rbp)
 		if (rip < (uint64_t)kernel_start || rip >= (uint64_t)kernel_end)
 			break;
 	}
+}
+
+void backtrace_from(uint64_t rip, uint64_t rbp)
+{
+	printk("BACKTRACE:\n");
+	walk_frames(0, rip, rbp);
+}
+
+/*
+ * An interrupt can stop a function before its `push %rbp; mov %rsp, %rbp` is
+ * done, or at its `ret`: rbp is then still its caller's frame, and a walk
+ * from rbp would skip the caller (a loop calling a small function was
+ * reported one function too far out). The caller's return address is on the
+ * stack instead: at rsp, or above the pushed rbp.
+ */
+static uint64_t return_address_on_stack(uint64_t rip, uint64_t rsp)
+{
+	const uint8_t *insn = (const uint8_t *)rip;
+	if (rip < (uint64_t)kernel_start || rip + 3 > (uint64_t)kernel_end || !in_kernel(rsp))
+		return 0;
+	if (insn[0] == 0x55 || insn[0] == 0xc3) /* push %rbp, ret */
+		return ((uint64_t *)rsp)[0];
+	if (insn[0] == 0x48 && insn[1] == 0x89 && insn[2] == 0xe5) /* mov %rsp, %rbp */
+		return ((uint64_t *)rsp)[1];
+	return 0;
+}
+
+void backtrace_interrupted(uint64_t rip, uint64_t rsp, uint64_t rbp)
+{
+	uint64_t ret = return_address_on_stack(rip, rsp);
+	if (!ret || ret - 1 < (uint64_t)kernel_start || ret - 1 >= (uint64_t)kernel_end) {
+		backtrace_from(rip, rbp);
+		return;
+	}
+	uint64_t off = 0;
+	const char *name = symbol_lookup(rip, &off);
+	printk("BACKTRACE:\n  #0 0x%016lx %s+0x%lx\n", rip, name ? name : "??", off);
+	walk_frames(1, ret - 1, rbp);
 }
 
 /* The frame pointer of our caller: saved at the bottom of our own frame. */
@@ -106,7 +144,7 @@ void panic_trap(const struct trapframe *tf, const char *what)
 			 tf->rip);
 	panic_header(msg);
 	print_trapframe(tf);
-	backtrace_from(tf->rip, tf->rbp);
+	backtrace_interrupted(tf->rip, tf->rsp, tf->rbp);
 	qemu_exit(QEMU_EXIT_PANIC);
 }
 

@@ -17,6 +17,9 @@ __noreturn void not_implemented(const char *func, const char *file, int line);
 
 /* Print "#N 0xaddr function+off" lines for the frame-pointer chain starting at rbp. */
 void backtrace_from(uint64_t rip, uint64_t rbp);
+/* The same for code an interrupt stopped (rip, rsp, rbp of its trap frame), which may be
+ * in a function's first instructions or at its ret, before or after its frame exists. */
+void backtrace_interrupted(uint64_t rip, uint64_t rsp, uint64_t rbp);
 const char *symbol_lookup(uint64_t addr, uint64_t *offset);
 
 /* Ending the run with one of exit_status.h's codes (QEMU_EXIT_PASS ...). */

@@ -124,7 +124,7 @@ static void print_wait(const char *prefix, int id, const struct spinlock *l)
 }
 
 /* One CPU's part of the report: its thread, the lock it waits for, its guest, its stack. */
-static void report(int id, uint64_t rip, uint64_t rbp)
+static void report(int id, uint64_t rip, uint64_t rsp, uint64_t rbp)
 {
 	struct cpu *c = &cpus[id];
 	printk("WATCHDOG-CPU %d thread %s\n", id, c->current ? thread_name(c->current) : "boot");
@@ -132,7 +132,7 @@ static void report(int id, uint64_t rip, uint64_t rbp)
 		print_wait("  ", id, c->waiting_for);
 	if (c->vcpu && describe_guest)
 		describe_guest(c->vcpu);
-	backtrace_from(rip, rbp);
+	backtrace_interrupted(rip, rsp, rbp);
 }
 
 /*
@@ -145,7 +145,8 @@ static void report(int id, uint64_t rip, uint64_t rbp)
  * limit together, and a LOCK-WAIT line still being printed when the NMI stops
  * its CPU would be cut in two and run into that CPU's report.
  */
-static void fire(const char *why, uint64_t rip, uint64_t rbp, const struct spinlock *waits)
+static void fire(const char *why, uint64_t rip, uint64_t rsp, uint64_t rbp,
+		 const struct spinlock *waits)
 {
 	int me = mycpu()->id, nobody = -1;
 	if (!__atomic_compare_exchange_n(&firing_cpu, &nobody, me, false, __ATOMIC_SEQ_CST,
@@ -159,7 +160,7 @@ static void fire(const char *why, uint64_t rip, uint64_t rbp, const struct spinl
 	lapic_send_nmi_others();
 	for (int id = 0; id < ncpu; id++) {
 		if (id == me) {
-			report(id, rip, rbp);
+			report(id, rip, rsp, rbp);
 			continue;
 		}
 		report_turn = id;
@@ -199,9 +200,9 @@ void watchdog_tick(struct trapframe *tf)
 	/* Read the deadline once: the test may end (deadline 0) between two reads. */
 	uint64_t deadline = deadline_us;
 	if (deadline != 0 && now >= deadline)
-		fire("no verdict within its budget", tf->rip, tf->rbp, NULL);
+		fire("no verdict within its budget", tf->rip, tf->rsp, tf->rbp, NULL);
 	else if (deadline != 0 && silent_cpu(now) >= 0)
-		fire("a CPU ran with interrupts off for too long", tf->rip, tf->rbp, NULL);
+		fire("a CPU ran with interrupts off for too long", tf->rip, tf->rsp, tf->rbp, NULL);
 }
 
 void watchdog_lock_wait(const struct spinlock *l, uint64_t since_us)
@@ -210,7 +211,7 @@ void watchdog_lock_wait(const struct spinlock *l, uint64_t since_us)
 	if (too_long || expired())
 		fire(too_long ? "a CPU waited too long for a spinlock"
 			      : "no verdict within its budget",
-		     (uint64_t)__builtin_return_address(0) - 1,
+		     (uint64_t)__builtin_return_address(0) - 1, 0,
 		     *(uint64_t *)__builtin_frame_address(0), too_long ? l : NULL);
 }
 
@@ -225,7 +226,7 @@ bool watchdog_nmi(struct trapframe *tf)
 	 * to fire): show what the handler interrupted, not the handler. */
 	if (mycpu()->irq_tf)
 		tf = mycpu()->irq_tf;
-	report(me, tf->rip, tf->rbp);
+	report(me, tf->rip, tf->rsp, tf->rbp);
 	reported[me] = true;
 	for (;;) /* NMIs stay blocked (no iret), so nothing wakes this CPU again */
 		hlt();
