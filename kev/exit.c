@@ -354,8 +354,8 @@ static bool handle_npf(struct vcpu *vcpu)
 		if (r == 1)
 			return !npf_livelock(vcpu, ALIGN_DOWN(gpa, PAGE_SIZE));
 		if (r < 0) {
-			vcpu_fail(vcpu, "the pager failed on guest-physical 0x%lx (error %d)", gpa,
-				  r);
+			vcpu_fail(vcpu, "the pager failed on guest-physical 0x%lx: %s", gpa,
+				  npt_strerror(r));
 			return false;
 		}
 	}
