@@ -114,6 +114,8 @@ mmio_guest_outside:
 	movq $0, (%rbx)			/* too long: 1 MiB */
 	movq $0x100000, 8(%rbx)
 	movq %rax, 16(%rbx)
+	movq $0x1001, 8(%rbx)		/* MMIO_PRINT_MAX + 1 bytes, inside RAM */
+	movq %rax, 16(%rbx)
 	movq $G(0b), (%rbx)		/* LEN 0, BUF inside RAM: nothing to print */
 	movq $0, 8(%rbx)
 	movq %rax, 16(%rbx)
