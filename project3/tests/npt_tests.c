@@ -479,6 +479,8 @@ KTEST(npt, gva2hpa_4k)
 			pt[5 + i] |= NPTE_NX;
 	}
 	pt[9] = 0x900000 | G_P | G_RW; /* a gpa the NPT does not map */
+	/* A missing entry is 0: with gpa 0 mapped, only P tells it from a page there. */
+	check_insert_one(&npt, 0, NPT_PERM_ALL);
 	/* Guest entries hold 52-bit addresses: past NPT_GPA_LIMIT is -NPT_ERANGE. */
 	pt[10] = (NPT_GPA_LIMIT | 0x5000) | G_P | G_RW; /* a page */
 	pd[2] = (1UL << 50) | G_P | G_RW;		/* a table */

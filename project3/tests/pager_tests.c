@@ -518,6 +518,19 @@ KTEST(pager, fault_errors)
 	fault_fails(__LINE__, bad_loader, 0, -NPT_EIO);
 	CHECK_EQ(pager_find(&g.pager, bad_loader)->loads, 1);
 
+	/* pager_load_phdr passes pager_add_loader's error on. A segment of 1024 pages needs
+	 * 1024 loaders (kmalloc), so the heap must take new pages: the first one fails. */
+	struct elf_phdr big = {
+	    .p_type = PT_LOAD, .p_paddr = 0x8000000, .p_memsz = 1024 * PAGE_SIZE};
+	mm_fail_nth_alloc(1);
+	int err = pager_load_phdr(&g.pager, g.vm, &big);
+	mm_fail_nth_alloc(0);
+	if (err != -NPT_ENOMEM)
+		test_fail(__FILE__, __LINE__,
+			  "pager_load_phdr returned %d (%s) after pager_add_loader ran out of "
+			  "memory, expected its -NPT_ENOMEM",
+			  err, npt_strerror(err));
+
 	fault_maps(__LINE__, zero, &g.pager.stats.zero_pages, &g.pager.stats.image_pages);
 	fault_maps(__LINE__, no_table, &g.pager.stats.zero_pages, &g.pager.stats.image_pages);
 	fault_maps(__LINE__, image, &g.pager.stats.image_pages, &g.pager.stats.zero_pages);
