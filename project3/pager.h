@@ -35,8 +35,9 @@ struct vm;
  * page_off is where the segment's first byte in this page lies (0 on every page
  * but the segment's first), file_off is that byte's file offset (p_offset plus
  * its distance from p_paddr), and the first file_len bytes from there come from
- * the file. The same two rules hold when file_len is 0 (a page of .bss only):
- * file_off and page_off still say where the segment's bytes in the page are.
+ * the file. A loader with file_len 0 (a page of .bss only) copies nothing: its
+ * file_off and page_off are then either both 0 or, by the same rules, the
+ * segment's place in the page (nothing reads them; pager_print_loaders shows them).
  */
 struct page_loader {
 	uint64_t gpa;		  /* the guest-physical page (page-aligned) */

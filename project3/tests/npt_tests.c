@@ -192,12 +192,12 @@ KTEST(npt, simple)
 	struct npt npt;
 	void *page, *got = NULL;
 
-	/* Present is bit 0, whatever the other bits say. */
-	CHECK(npte_present(NPTE_P));
-	CHECK(!npte_present(0x1234000 | NPTE_RW | NPTE_US | NPTE_PS | NPTE_NX));
 	CHECK_ERR(npt_init(&npt), 0);
 	page = must_alloc();
 	CHECK_ERR(npt_map(&npt, 0x1234000, page, NPT_PERM_READ), 0);
+	/* Present is bit 0, whatever the other bits say. */
+	CHECK(npte_present(NPTE_P));
+	CHECK(!npte_present(0x1234000 | NPTE_RW | NPTE_US | NPTE_PS | NPTE_NX));
 	check_map_eexist(&npt, 0x1234000);
 	check_map_fails(&npt, 0x1234123, NPT_PERM_READ, -NPT_EALIGN);
 	got = UNTOUCHED_PAGE;

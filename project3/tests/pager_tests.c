@@ -35,16 +35,18 @@ static bool places_segment(const struct page_loader *l, const struct elf_phdr *p
 	       l->page_off == first - l->gpa && l->file_off == ph->p_offset + (first - ph->p_paddr);
 }
 
-/* A loader with no file bytes (.bss) still says where its segment's bytes are. */
+/* A loader with no file bytes (.bss) has file_off and page_off 0, or its segment's. */
 static void check_bss_loader(struct page_loader *l, int *n)
 {
 	const struct elf_image *elf = &g.pager.elf;
+	if (l->file_off == 0 && l->page_off == 0)
+		return;
 	for (int i = 0; i < elf->nphdrs; i++)
 		if (places_segment(l, &elf->phdrs[i]))
 			return;
 	loader_problem_found(n,
-			     "page 0x%lx: loader with file_len 0 has file_off 0x%lx page_off 0x%x, "
-			     "not its segment's first byte in the page",
+			     "page 0x%lx: loader with file_len 0 has file_off 0x%lx page_off 0x%x: "
+			     "neither 0 nor its segment's first byte in the page",
 			     l->gpa, l->file_off, l->page_off);
 }
 
