@@ -337,7 +337,8 @@ def test_gradescope_results_follow_the_spec(official_json, score):
     else:
         assert "keos/main.c" in data["output"]      # the ignored change is named
     assert [t["number"] for t in data["tests"]][:2] == ["1.1", "1.2"]
-    assert data["tests"][-1]["number"] == "3.5"
+    pager_tests = sum(1 for item in ITEMS if item.name.startswith("pager."))
+    assert data["tests"][-1]["number"] == f"3.{pager_tests}"   # part 3, its last test
 
 
 def test_gradescope_zip_layout(tmp_path):

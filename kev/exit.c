@@ -334,7 +334,8 @@ static bool handle_npf(struct vcpu *vcpu)
 	if (r == 1)
 		return !npf_livelock(vcpu, ALIGN_DOWN(gpa, PAGE_SIZE));
 	if (r < 0) {
-		vcpu_fail(vcpu, "the pager failed on guest-physical 0x%lx (error %d)", gpa, r);
+		vcpu_fail(vcpu, "the pager failed on guest-physical 0x%lx: %s", gpa,
+			  kev_npt->strerror(r));
 		return false;
 	}
 	for (int i = 0; i < vm->nmmio; i++) {

@@ -14,10 +14,17 @@
  *   +0x10 DOORBELL writing any value prints LEN bytes at BUF on the console
  *                  (through vcpu_console_write, which adds the "guest| " prefix)
  * Reads of BUF and LEN return what was written; reads of DOORBELL return 0.
- * Accesses that are not exactly 8 bytes wide are ignored (reads return 0).
- * A buffer that is not entirely inside guest RAM (mind overflow in BUF+LEN),
- * or longer than MMIO_PRINT_MAX, is refused: nothing is printed, no memory is
- * read, printer->refused counts it, and the guest goes on running.
+ * Accesses that are not exactly 8 bytes wide, or do not start at a register
+ * (an 8-byte access at offset 0x04, say), are ignored: a write changes nothing,
+ * a read returns 0, and printer->ignored counts them.
+ * A doorbell prints exactly LEN bytes, read from guest-physical BUF on, and
+ * printer->printed counts it. It is refused when LEN is 0 (nothing to print),
+ * when the buffer is not entirely inside guest RAM (mind overflow in BUF+LEN),
+ * or when LEN > MMIO_PRINT_MAX: nothing is printed, no memory is read,
+ * printer->refused counts it, and the guest goes on running.
+ * A buffer inside guest RAM that cannot be read (vm_read_gpa fails: the page
+ * could not be had) is a hypervisor failure, not the guest's: print nothing
+ * and return a negative value, which ends the VM with an error.
  */
 #pragma once
 #include "types.h"

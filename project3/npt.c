@@ -60,7 +60,8 @@ int npt_map(struct npt *npt, uint64_t gpa, void *page, unsigned perm)
 
 /*
  * Remove the mapping at gpa and return its page (kernel virtual) in *page.
- * -NPT_EALIGN, -NPT_ERANGE, or -NPT_ENOENT when nothing is mapped there.
+ * Check, in this order: -NPT_EALIGN, -NPT_ERANGE, then -NPT_ENOENT when nothing
+ * is mapped there. On an error leave *page alone; never free a table.
  */
 int npt_unmap(struct npt *npt, uint64_t gpa, void **page)
 {
@@ -72,7 +73,7 @@ int npt_unmap(struct npt *npt, uint64_t gpa, void **page)
 
 /*
  * The host-physical address of the byte at gpa: keep the page offset.
- * -NPT_ERANGE, or -NPT_ENOENT when the page is not mapped.
+ * -NPT_ERANGE, or -NPT_ENOENT when the page is not mapped (*hpa left alone).
  */
 int npt_gpa2hpa(struct npt *npt, uint64_t gpa, uint64_t *hpa)
 {
@@ -86,7 +87,8 @@ int npt_gpa2hpa(struct npt *npt, uint64_t gpa, uint64_t *hpa)
  * Walk the guest's own page table (root at guest_cr3, a guest-physical address)
  * to translate gva, reading every guest table through the NPT. Handle PS
  * entries: 1 GiB pages at level 2, 2 MiB pages at level 1.
- * -NPT_ENOENT when a guest entry is not present or the NPT has a hole.
+ * -NPT_ENOENT when a guest entry is not present or the NPT has a hole;
+ * -NPT_ERANGE when a guest-physical address on the way is >= NPT_GPA_LIMIT.
  */
 int npt_gva2hpa(struct npt *npt, uint64_t guest_cr3, uint64_t gva, uint64_t *hpa)
 {

@@ -67,7 +67,8 @@ enum npt_error {
 	NPT_EPERM,	/* permission without NPT_PERM_READ, or with unknown bits */
 	NPT_EEXIST,	/* the gpa is already mapped */
 	NPT_ENOENT,	/* nothing is mapped there */
-	NPT_ENOMEM,	/* no memory for a table page */
+	NPT_ENOMEM,	/* no memory for a table page (or, in the pager, for the page) */
+	NPT_EIO,	/* the pager could not read a page's bytes from the guest image */
 };
 
 struct npt {
@@ -85,7 +86,10 @@ void npt_destroy(struct npt *npt);
 /* The value for the VMCB's nCR3: the physical address of the root table. */
 uint64_t npt_root_pa(struct npt *npt);
 
-/* A short name for an error code (either sign), for messages. */
+/*
+ * An error code named for messages, with its sign and meaning:
+ * npt_strerror(-NPT_EEXIST) is "-NPT_EEXIST (already mapped)", npt_strerror(0) is "0".
+ */
 const char *npt_strerror(int err);
 
 /* ---- Student work (project3/npt.c). ---- */
@@ -114,7 +118,7 @@ npte_t *npt_walk(struct npt *npt, uint64_t gpa);
  * V2P(table) | NPTE_UPPER. The leaf becomes
  *   V2P(page) | P | US | (RW if WRITE) | (NX unless EXEC).
  * On success the NPT owns page (npt_unmap gives it back, npt_destroy frees it).
- * Errors:
+ * Errors, checked in this order (the first that applies wins):
  *   -NPT_EPERM  perm lacks NPT_PERM_READ or has other bits
  *   -NPT_EALIGN gpa is not page-aligned
  *   -NPT_ERANGE gpa >= NPT_GPA_LIMIT
@@ -130,14 +134,19 @@ int npt_map(struct npt *npt, uint64_t gpa, void *page, unsigned perm);
  * Remove the mapping at gpa and hand its page (kernel virtual) back through
  * *page: the caller owns it again. Table pages are not freed, even when empty.
  * The caller must flush the guest's TLB before the page is reused.
- * Errors: -NPT_EALIGN, -NPT_ERANGE, -NPT_ENOENT (not mapped; *page untouched).
+ * Errors, checked in this order (the first that applies wins):
+ *   -NPT_EALIGN gpa is not page-aligned
+ *   -NPT_ERANGE gpa >= NPT_GPA_LIMIT
+ *   -NPT_ENOENT nothing is mapped there
+ * On any error *page is left untouched and nothing changes.
  */
 int npt_unmap(struct npt *npt, uint64_t gpa, void **page);
 
 /*
  * Translate gpa (any byte, not only page starts) to the host-physical address
  * of the same byte: the page offset is kept.
- * Errors: -NPT_ERANGE, -NPT_ENOENT (not mapped; *hpa untouched).
+ * Errors: -NPT_ERANGE (gpa >= NPT_GPA_LIMIT), else -NPT_ENOENT (not mapped).
+ * On an error *hpa is left untouched.
  */
 int npt_gpa2hpa(struct npt *npt, uint64_t gpa, uint64_t *hpa);
 
@@ -151,8 +160,13 @@ int npt_gpa2hpa(struct npt *npt, uint64_t gpa, uint64_t *hpa);
  * the page size are not address (bit 12 is PAT), so mask them off. The final
  * guest-physical address goes through the NPT too; the offset is kept.
  * Rights (RW, US, NX) are not checked: this is a translation, not an access.
- * Errors: -NPT_ENOENT when a guest entry is not present or a guest-physical
- * address on the way (table or page) is not mapped in the NPT; -NPT_ERANGE.
+ * Errors (on an error *hpa is left untouched):
+ *   -NPT_ERANGE a guest-physical address on the way (the root in guest_cr3, a
+ *               table an entry points to, or the final page) is at or above
+ *               NPT_GPA_LIMIT: guest entries can hold 52-bit addresses
+ *   -NPT_ENOENT a guest entry on the way is not present, or a guest-physical
+ *               address on the way is below the limit but not mapped in the NPT
+ * The walk stops at the first problem and returns its error.
  * kev has no page walk of its own: it reads every guest-virtual address (the
  * instruction behind an MMIO access, a HC_PRINT buffer) through this function,
  * so the mmio tests depend on it too.

@@ -30,10 +30,18 @@
 
 struct vm;
 
-/* Where the bytes of one guest page come from. */
+/*
+ * Where the bytes of one guest page come from: one segment's part of the page.
+ * page_off is where the segment's first byte in this page lies (0 on every page
+ * but the segment's first), file_off is that byte's file offset (p_offset plus
+ * its distance from p_paddr), and the first file_len bytes from there come from
+ * the file. A loader with file_len 0 (a page of .bss only) copies nothing: its
+ * file_off and page_off are then either both 0 or, by the same rules, the
+ * segment's place in the page (nothing reads them; pager_print_loaders shows them).
+ */
 struct page_loader {
 	uint64_t gpa;		  /* the guest-physical page (page-aligned) */
-	uint64_t file_off;	  /* file offset of the first byte to copy */
+	uint64_t file_off;	  /* file offset of the segment's first byte in the page */
 	uint32_t page_off;	  /* where in the page that byte goes */
 	uint32_t file_len;	  /* bytes to copy from the file; the rest of the page stays zero */
 	uint32_t loads;		  /* how often it was run (the tests expect at most 1) */
@@ -67,7 +75,8 @@ int pager_add_loader(struct pager *p, uint64_t gpa, uint64_t file_off, uint32_t 
 /* The first loader for page gpa, or NULL; then the next one for the same page, or NULL. */
 struct page_loader *pager_find(struct pager *p, uint64_t gpa);
 struct page_loader *pager_find_next(struct page_loader *l);
-/* Run loader l into page (kernel virtual): read its file bytes to page + page_off. 0 or -1. */
+/* Run loader l into page (kernel virtual): read its file bytes to page + page_off.
+ * Counts the run in l->loads. 0, or -NPT_EIO if the file could not be read. */
 int pager_run_loader(struct pager *p, struct page_loader *l, void *page);
 /* For messages: the segment (index in elf->phdrs) whose file bytes loader l reads, else
  * the one whose pages hold l->gpa; -1 if none. And the loaders of page gpa, printed. */
@@ -91,8 +100,9 @@ int pager_entry_point(const struct elf_image *elf, uint64_t *entry_pa);
  * the segment ph covers, [p_paddr, p_paddr + p_memsz), rounded out to whole
  * pages. For each page, work out which of its bytes come from the file
  * (the segment's first p_filesz bytes, starting at file offset p_offset) and
- * where they go in the page; the rest of the page is zero: the bss tail,
- * and the part of the first/last page outside the segment.
+ * where they go in the page (struct page_loader says how, file_len 0 included);
+ * the rest of the page is zero: the bss tail, and the part of the first/last
+ * page outside the segment.
  * Do not read the file and do not map anything: that is the fault handler's job.
  * 0, or a negative error from pager_add_loader.
  */
@@ -107,7 +117,11 @@ int pager_load_phdr(struct pager *p, struct vm *vm, const struct elf_phdr *ph);
  *    for gpa into it (none: the page is ordinary RAM and stays zero), and map
  *    it with npt_map, readable, writable and executable;
  *  - update p->stats.image_pages (page had loaders) or p->stats.zero_pages.
- * Returns 1 when the page is mapped, or a negative error (and frees what it
- * allocated): never leak a page, whatever fails.
+ * Returns 1 when the page is mapped. Otherwise it returns the negative error
+ * of the step that failed, frees the page it allocated and maps nothing:
+ *   -NPT_ENOMEM page_alloc found no page
+ *   -NPT_EIO    a loader failed (pager_run_loader's error)
+ *   npt_map's error (-NPT_ENOMEM: no memory for a table)
+ * Never leak a page, whatever fails. The statistics count only successes.
  */
 int pager_handle_fault(struct pager *p, struct vm *vm, uint64_t gpa);

@@ -4,4 +4,5 @@
 # detail: faulted 10000 times in a row; pager_handle_fault returned 1 but never mapped it
 # expect: pager.boot_keos pager.lazy pager.stress
 # may-fail: pager.partial_and_bss   (fails on a host-side read, whose check does not say why)
+# may-fail: pager.fault_errors
 s/\tbool from_image = l != NULL;/&\n\tif (from_image) {\n\t\tpage_free(page);\n\t\treturn 1;\n\t}/

@@ -4,4 +4,5 @@
 # verdict: TIMEOUT
 # detail: ^stuck in pager_handle_fault \(project3/pager\.c:\d+\)
 # expect: pager.boot_keos pager.lazy pager.partial_and_bss pager.stress
-s/for (; l; l = pager_find_next(l)) {/for (; l; l = pager_find(p, gpa)) {/
+# may-fail: pager.fault_errors
+s/for (; l && !err; l = pager_find_next(l))/for (; l \&\& !err; l = pager_find(p, gpa))/

@@ -51,18 +51,20 @@ uint64_t npt_root_pa(struct npt *npt)
 
 const char *npt_strerror(int err)
 {
+	/* Each name with its minus sign: a positive code skips it. */
 	static const char *const names[] = {
-	    [0] = "OK",
-	    [NPT_EALIGN] = "NPT_EALIGN",
-	    [NPT_ERANGE] = "NPT_ERANGE",
-	    [NPT_EPERM] = "NPT_EPERM",
-	    [NPT_EEXIST] = "NPT_EEXIST",
-	    [NPT_ENOENT] = "NPT_ENOENT",
-	    [NPT_ENOMEM] = "NPT_ENOMEM",
+	    [0] = "-0",
+	    [NPT_EALIGN] = "-NPT_EALIGN (not page-aligned)",
+	    [NPT_ERANGE] = "-NPT_ERANGE (at or above 2^48)",
+	    [NPT_EPERM] = "-NPT_EPERM (bad permission)",
+	    [NPT_EEXIST] = "-NPT_EEXIST (already mapped)",
+	    [NPT_ENOENT] = "-NPT_ENOENT (not mapped)",
+	    [NPT_ENOMEM] = "-NPT_ENOMEM (out of memory)",
+	    [NPT_EIO] = "-NPT_EIO (reading the guest image failed)",
 	};
-	if (err < 0)
-		err = -err;
-	if ((size_t)err >= ARRAY_SIZE(names))
-		return "unknown npt error";
-	return names[err];
+	unsigned code = err < 0 ? -(unsigned)err : (unsigned)err;
+	if (code >= ARRAY_SIZE(names))
+		return err < 0 ? "a negative value that is no npt_error"
+			       : "a value that is no npt_error";
+	return err < 0 ? names[code] : names[code] + 1;
 }

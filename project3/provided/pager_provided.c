@@ -79,7 +79,7 @@ int pager_run_loader(struct pager *p, struct page_loader *l, void *page)
 	if (n != (ssize_t)l->file_len) {
 		printk("pager: reading %u bytes at file offset 0x%lx failed\n", l->file_len,
 		       l->file_off);
-		return -1;
+		return -NPT_EIO;
 	}
 	p->stats.bytes_read += n;
 	return 0;

@@ -8,6 +8,7 @@
 #define BUF 0xcafe0000
 #define LEN 0xcafe0008
 #define DOORBELL 0xcafe0010
+#define UNREADABLE 0xff000	/* the last page of the guest's 1 MiB: see mmio_tests.c */
 
 	.section .rodata
 	.code64
@@ -18,7 +19,7 @@
 	vmmcall
 	.endm
 
-/* KeV's mmio_print: "Hello mmio!\n" */
+/* KeV's mmio_print: "Hello mmio!\n", in two doorbells of exactly LEN bytes each */
 	.globl mmio_guest_print, mmio_guest_print_end
 mmio_guest_print:
 0:	movl $BUF, %ebx
@@ -26,10 +27,17 @@ mmio_guest_print:
 	movq %rax, (%rbx)
 	movq $(2f - 1f), %rax
 	movq %rax, 8(%rbx)
-	movq %rax, 16(%rbx)	/* ring */
+	movq %rax, 16(%rbx)	/* ring: "Hello " */
+	movq $G(2f), %rax
+	movq %rax, (%rbx)
+	movq $(3f - 2f), %rax
+	movq %rax, 8(%rbx)
+	movq %rax, 16(%rbx)	/* ring: "mmio!\n" */
 	EXIT $0
-1:	.ascii "Hello mmio!\n"
-2:
+1:	.ascii "Hello "
+2:	.ascii "mmio!\n"
+3:	.ascii "NOT PRINTED"
+
 mmio_guest_print_end:
 
 /* accesses of the wrong size are ignored; then a valid print */
@@ -51,6 +59,14 @@ mmio_guest_invalid_size:
 	movq %rax, (%rbx)
 	movq $(4f - 3f), %rax
 	movq %rax, 8(%rbx)
+	movq $G(1f), %rcx
+	movq %rcx, 4(%rbx)		/* 8 bytes at 0x04, not a register: ignored */
+	movl 8(%rbx), %ecx		/* a 4-byte read of a LEN that is set: still 0 */
+	testl %ecx, %ecx
+	jnz 9f
+	movq 12(%rbx), %rcx		/* 8 bytes at 0x0c, not a register: reads 0 */
+	testq %rcx, %rcx
+	jnz 9f
 	movq %rax, 16(%rbx)
 	EXIT $0x600D
 9:	EXIT $0xBAD
@@ -98,5 +114,21 @@ mmio_guest_outside:
 	movq $0, (%rbx)			/* too long: 1 MiB */
 	movq $0x100000, 8(%rbx)
 	movq %rax, 16(%rbx)
+	movq $0x1001, 8(%rbx)		/* MMIO_PRINT_MAX + 1 bytes, inside RAM */
+	movq %rax, 16(%rbx)
+	movq $G(0b), (%rbx)		/* LEN 0, BUF inside RAM: nothing to print */
+	movq $0, 8(%rbx)
+	movq %rax, 16(%rbx)
 	EXIT $0x600D
 mmio_guest_outside_end:
+
+/* a buffer inside guest RAM whose page the host took away (mmio_tests.c):
+ * the device cannot read it, so the VM must end with an error */
+	.globl mmio_guest_unreadable, mmio_guest_unreadable_end
+mmio_guest_unreadable:
+0:	movl $BUF, %ebx
+	movq $UNREADABLE, (%rbx)
+	movq $16, 8(%rbx)
+	movq %rax, 16(%rbx)
+	EXIT $0x600D
+mmio_guest_unreadable_end:

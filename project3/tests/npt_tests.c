@@ -27,8 +27,8 @@
 	do {                                                                                       \
 		int got_ = (expr), want_ = (want);                                                 \
 		if (got_ != want_)                                                                 \
-			test_fail(__FILE__, __LINE__, "%s returned %d (%s), expected %d (%s)",     \
-				  #expr, got_, npt_strerror(got_), want_, npt_strerror(want_));    \
+			test_fail(__FILE__, __LINE__, "%s returned %d (%s), expected %s", #expr,   \
+				  got_, npt_strerror(got_), npt_strerror(want_));                  \
 	} while (0)
 
 static const unsigned valid_perms[] = {
@@ -55,12 +55,17 @@ static void *must_alloc(void)
 				  (uint64_t)(gpa), *e_, (why));                                    \
 	} while (0)
 
+/* What *page and *hpa hold before a call that must fail and leave them alone. */
+#define UNTOUCHED_PAGE ((void *)0x5a5a5000UL)
+#define UNTOUCHED_HPA  0x1badUL
+
 /* An npt_unmap that failed must leave *page alone. */
 #define CHECK_PAGE_UNTOUCHED(got)                                                                  \
 	do {                                                                                       \
-		if ((got) != NULL)                                                                 \
+		if ((got) != UNTOUCHED_PAGE)                                                       \
 			test_fail(__FILE__, __LINE__,                                              \
-				  "a failed npt_unmap set *page to %p: it must stay NULL", (got)); \
+				  "a failed npt_unmap set *page to %p: it must stay as it was",    \
+				  (got));                                                          \
 	} while (0)
 
 /* Write to a page the test owns: under AddressSanitizer this catches a page
@@ -102,13 +107,20 @@ static void *check_insert_one(struct npt *npt, uint64_t gpa, unsigned perm)
 	return page;
 }
 
-/* KeV's check_remove_one: unmap, get the same page back, walk finds nothing. */
+/* KeV's check_remove_one: unmap, get the same page back, walk finds nothing. Nothing is
+ * freed: the page is the caller's again, and the tables stay. */
 static void check_remove_one(struct npt *npt, uint64_t gpa, void *want)
 {
 	void *page = NULL;
+	size_t free_before = pages_free_count();
 
 	CHECK_ERR(npt_unmap(npt, gpa, &page), 0);
 	CHECK_EQ(page, want);
+	if (pages_free_count() != free_before)
+		test_fail(__FILE__, __LINE__,
+			  "npt_unmap(0x%lx) freed %ld pages: the page goes back to the caller and "
+			  "table pages stay, even when empty",
+			  gpa, (long)(pages_free_count() - free_before));
 	CHECK_NOT_MAPPED(npt, gpa, "npt_unmap succeeded, so the leaf must be gone");
 	page_free(page);
 }
@@ -183,8 +195,12 @@ KTEST(npt, simple)
 	CHECK_ERR(npt_init(&npt), 0);
 	page = must_alloc();
 	CHECK_ERR(npt_map(&npt, 0x1234000, page, NPT_PERM_READ), 0);
+	/* Present is bit 0, whatever the other bits say. */
+	CHECK(npte_present(NPTE_P));
+	CHECK(!npte_present(0x1234000 | NPTE_RW | NPTE_US | NPTE_PS | NPTE_NX));
 	check_map_eexist(&npt, 0x1234000);
 	check_map_fails(&npt, 0x1234123, NPT_PERM_READ, -NPT_EALIGN);
+	got = UNTOUCHED_PAGE;
 	CHECK_ERR(npt_unmap(&npt, 0x1235000, &got), -NPT_ENOENT);
 	CHECK_PAGE_UNTOUCHED(got);
 	CHECK_ERR(npt_unmap(&npt, 0x1234000, &got), 0);
@@ -313,8 +329,10 @@ KTEST(npt, errors)
 	uint64_t hpa;
 
 	CHECK_ERR(npt_init(&npt), 0);
-	/* An empty table: nothing to find, nothing to unmap. */
+	/* An empty table: nothing to find, nothing to unmap; looking allocates nothing. */
+	size_t free_empty = pages_free_count();
 	CHECK_NOT_MAPPED(&npt, 0x1234000, "the table is empty");
+	CHECK_EQ(pages_free_count(), free_empty);
 	CHECK_ERR(npt_unmap(&npt, 0x1234000, &got), -NPT_ENOENT);
 	CHECK_ERR(npt_gpa2hpa(&npt, 0x1234000, &hpa), -NPT_ENOENT);
 
@@ -326,6 +344,10 @@ KTEST(npt, errors)
 	check_map_fails(&npt, NPT_GPA_LIMIT, NPT_PERM_READ, -NPT_ERANGE);
 	check_map_fails(&npt, NPT_GPA_LIMIT | 0x1234000, NPT_PERM_READ, -NPT_ERANGE);
 	check_map_fails(&npt, 0xFFFFFFFFFFFFF000UL, NPT_PERM_READ, -NPT_ERANGE);
+	/* Several errors at once: the first in npt.h's order wins. */
+	check_map_fails(&npt, 0x1234123, 0, -NPT_EPERM);
+	check_map_fails(&npt, NPT_GPA_LIMIT, NPT_PERM_WRITE, -NPT_EPERM);
+	check_map_fails(&npt, NPT_GPA_LIMIT | 0x123, NPT_PERM_READ, -NPT_EALIGN);
 
 	page = check_insert_one(&npt, 0x1234000, NPT_PERM_READ | NPT_PERM_WRITE);
 	check_map_eexist(&npt, 0x1234000);
@@ -336,15 +358,19 @@ KTEST(npt, errors)
 	check_map_fails(&npt, NPT_GPA_LIMIT | 0x1234000, NPT_PERM_READ, -NPT_ERANGE);
 
 	/* The tables exist now, but the neighbouring leaf is still empty. */
-	got = NULL;
-	hpa = 0;
+	got = UNTOUCHED_PAGE;
+	hpa = UNTOUCHED_HPA;
 	CHECK_NOT_MAPPED(&npt, 0x1235000, "only its neighbour 0x1234000 is mapped");
 	CHECK_ERR(npt_unmap(&npt, 0x1235000, &got), -NPT_ENOENT);
 	CHECK_PAGE_UNTOUCHED(got);
 	CHECK_ERR(npt_gpa2hpa(&npt, 0x1235000, &hpa), -NPT_ENOENT);
-	CHECK_EQ(hpa, 0);
+	CHECK_EQ(hpa, UNTOUCHED_HPA);
+	CHECK_ERR(npt_gpa2hpa(&npt, NPT_GPA_LIMIT | 0x1234000, &hpa), -NPT_ERANGE);
+	CHECK_EQ(hpa, UNTOUCHED_HPA);
+	/* npt_unmap's order: EALIGN, then ERANGE, then ENOENT. */
 	CHECK_ERR(npt_unmap(&npt, 0x1234800, &got), -NPT_EALIGN);
-	CHECK_ERR(npt_unmap(&npt, NPT_GPA_LIMIT | 0x1234000, &got), -NPT_ERANGE);
+	CHECK_ERR(npt_unmap(&npt, NPT_GPA_LIMIT | 0x1234800, &got), -NPT_EALIGN);
+	CHECK_ERR(npt_unmap(&npt, NPT_GPA_LIMIT | 0x1235000, &got), -NPT_ERANGE);
 	CHECK_PAGE_UNTOUCHED(got);
 
 	/* None of the failures above touched the mapping. */
@@ -410,17 +436,21 @@ static void check_gva(struct npt *npt, uint64_t cr3, uint64_t gva, uint64_t want
 			  want);
 }
 
-static void check_gva_fails(struct npt *npt, uint64_t cr3, uint64_t gva)
+static void check_gva_error(struct npt *npt, uint64_t cr3, uint64_t gva, int want)
 {
-	uint64_t hpa = 0x1badUL;
+	uint64_t hpa = UNTOUCHED_HPA;
 	int err = npt_gva2hpa(npt, cr3, gva, &hpa);
 
-	if (err != -NPT_ENOENT)
+	if (err != want)
 		test_fail(__FILE__, __LINE__,
-			  "gva2hpa(cr3 0x%lx, gva 0x%lx) returned %d (%s),"
-			  " expected -NPT_ENOENT",
-			  cr3, gva, err, npt_strerror(err));
-	CHECK_EQ(hpa, 0x1badUL);
+			  "gva2hpa(cr3 0x%lx, gva 0x%lx) returned %d (%s), expected %s", cr3, gva,
+			  err, npt_strerror(err), npt_strerror(want));
+	CHECK_EQ(hpa, UNTOUCHED_HPA);
+}
+
+static void check_gva_fails(struct npt *npt, uint64_t cr3, uint64_t gva)
+{
+	check_gva_error(npt, cr3, gva, -NPT_ENOENT);
 }
 
 KTEST(npt, gva2hpa_4k)
@@ -449,6 +479,12 @@ KTEST(npt, gva2hpa_4k)
 			pt[5 + i] |= NPTE_NX;
 	}
 	pt[9] = 0x900000 | G_P | G_RW; /* a gpa the NPT does not map */
+	/* A missing entry is 0: with gpa 0 mapped, only P tells it from a page there. */
+	check_insert_one(&npt, 0, NPT_PERM_ALL);
+	/* Guest entries hold 52-bit addresses: past NPT_GPA_LIMIT is -NPT_ERANGE. */
+	pt[10] = (NPT_GPA_LIMIT | 0x5000) | G_P | G_RW; /* a page */
+	pd[2] = (1UL << 50) | G_P | G_RW;		/* a table */
+	pd[3] = (1UL << 49) | G_P | G_RW | G_PS;	/* a 2 MiB page */
 
 	for (int i = 0; i < 4; i++) {
 		uint64_t page_gva = gva + (uint64_t)i * PAGE_SIZE;
@@ -465,6 +501,10 @@ KTEST(npt, gva2hpa_4k)
 	check_gva_fails(&npt, 0x10000, gva - PAGE_SIZE);      /* PT entry 4 */
 	check_gva_fails(&npt, 0x10000, gva + 4 * PAGE_SIZE);  /* NPT hole at 0x900000 */
 	check_gva_fails(&npt, 0x20000, gva);		      /* guest root not in the NPT */
+	check_gva_error(&npt, 0x10000, gva + 5 * PAGE_SIZE, -NPT_ERANGE);
+	check_gva_error(&npt, 0x10000, 0xFFFFFFFF80400000UL, -NPT_ERANGE);
+	check_gva_error(&npt, 0x10000, 0xFFFFFFFF80600123UL, -NPT_ERANGE);
+	check_gva_error(&npt, NPT_GPA_LIMIT | 0x10000, gva, -NPT_ERANGE); /* the root */
 
 	npt_destroy(&npt);
 	check_no_leak(free_at_start);

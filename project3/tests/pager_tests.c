@@ -30,12 +30,37 @@ static void loader_problem_found(int *n, const char *fmt, ...)
 		printk("pager-check: %s\n", msg);
 }
 
+/* Does loader l say where segment ph's bytes in its page are (struct page_loader)? */
+static bool places_segment(const struct page_loader *l, const struct elf_phdr *ph)
+{
+	uint64_t first = MAX(l->gpa, ph->p_paddr); /* the segment's first byte in the page */
+	return first < l->gpa + PAGE_SIZE && first < ph->p_paddr + ph->p_memsz &&
+	       l->page_off == first - l->gpa && l->file_off == ph->p_offset + (first - ph->p_paddr);
+}
+
+/* A loader with no file bytes (.bss) has file_off and page_off 0, or its segment's. */
+static void check_bss_loader(struct page_loader *l, int *n)
+{
+	const struct elf_image *elf = &g.pager.elf;
+	if (l->file_off == 0 && l->page_off == 0)
+		return;
+	for (int i = 0; i < elf->nphdrs; i++)
+		if (places_segment(l, &elf->phdrs[i]))
+			return;
+	loader_problem_found(n,
+			     "page 0x%lx: loader with file_len 0 has file_off 0x%lx page_off 0x%x: "
+			     "neither 0 nor its segment's first byte in the page",
+			     l->gpa, l->file_off, l->page_off);
+}
+
 /* Loader l against its segment seg: it must read inside the segment's file bytes, and
  * put them where p_paddr says. */
 static void check_loader(struct page_loader *l, int seg, int *n)
 {
-	if (l->file_len == 0)
+	if (l->file_len == 0) {
+		check_bss_loader(l, n);
 		return;
+	}
 	if (seg < 0 || l->file_off + l->file_len >
 			   g.pager.elf.phdrs[seg].p_offset + g.pager.elf.phdrs[seg].p_filesz) {
 		loader_problem_found(n, "page 0x%lx: loader reads file 0x%lx+0x%x, outside %s",
@@ -119,16 +144,63 @@ static void count_pages(uint64_t *pages, uint64_t *loaded, uint64_t *reloaded)
 	}
 }
 
+/* The N of the VM's error "vcpuN: what": the vCPU that ended the VM; -1 if none. */
+static int error_vcpu(const char *error)
+{
+	int id = -1;
+	for (const char *d = error + 4; strncmp(error, "vcpu", 4) == 0 && *d >= '0' && *d <= '9';
+	     d++)
+		id = (id < 0 ? 0 : id * 10) + (*d - '0');
+	return id;
+}
+
+/* How vCPU c ended, in its own words: its exit code, its crash, the VM's error. */
+static const char *vcpu_ending(const struct vcpu *c, char *buf, size_t len)
+{
+	char own[16];
+	snprintf(own, sizeof(own), "vcpu%d: ", c->id);
+	switch (c->verdict) {
+	case VCPU_EXITED:
+		snprintf(buf, len, "it exited with 0x%lx", c->guest_code);
+		break;
+	case VCPU_TRIPLE_FAULT:
+		snprintf(buf, len, "triple fault on vcpu%d: %s", c->id, c->crash);
+		break;
+	case VCPU_ERROR:
+		/* kev keeps the VM's first error, "vcpuN: what": c's own, or the one before. */
+		if (strncmp(g.vm->error, own, strlen(own)) == 0)
+			snprintf(buf, len, "error: %s", g.vm->error + strlen(own));
+		else
+			snprintf(buf, len, "error (after the VM's first: %s)", g.vm->error);
+		break;
+	case VCPU_STOPPED: {
+		char vm_verdict[120];
+		snprintf(buf, len, "stopped by another vCPU; the VM: %s",
+			 vm_verdict_string(g.vm, vm_verdict, sizeof(vm_verdict)));
+		break;
+	}
+	default:
+		snprintf(buf, len, "it is still running");
+	}
+	return buf;
+}
+
+/* Every vCPU exited with 0. The vCPU whose error ended the VM is reported first, then
+ * the others that failed, then the ones they stopped. */
 static void expect_all_exited_zero(void)
 {
-	char v[160];
-	for (int i = 0; i < g.vm->nvcpus; i++) {
-		struct vcpu *c = &g.vm->vcpus[i];
-		if (c->verdict != VCPU_EXITED || c->guest_code != 0)
-			test_fail(__FILE__, __LINE__,
-				  "vcpu%d did not exit with 0: %s (code 0x%lx)%s%s", i,
-				  vm_verdict_string(g.vm, v, sizeof(v)), c->guest_code,
+	char v[200];
+	int first = error_vcpu(g.vm->error);
+	for (int pass = 0; pass < 3; pass++) {
+		for (int i = 0; i < g.vm->nvcpus; i++) {
+			struct vcpu *c = &g.vm->vcpus[i];
+			if ((c->verdict == VCPU_EXITED && c->guest_code == 0) ||
+			    (pass == 0 && i != first) || (pass == 1 && c->verdict == VCPU_STOPPED))
+				continue;
+			test_fail(__FILE__, __LINE__, "vcpu%d did not exit with 0: %s%s%s", i,
+				  vcpu_ending(c, v, sizeof(v)),
 				  loader_problem[0] ? "; loader check: " : "", loader_problem);
+		}
 	}
 }
 
@@ -336,6 +408,9 @@ KTEST(pager, partial_and_bss)
 			checked++;
 		}
 	}
+	/* The bytes are right; the loaders must also say where each segment's bytes are. */
+	if (loader_problem[0])
+		test_fail(__FILE__, __LINE__, "loader check: %s", loader_problem);
 	test_metric("pages_checked", checked);
 	test_metric("partial_pages", partial);
 	CHECK(partial >= 1); /* the guest image has a segment whose file part ends mid-page */
@@ -345,6 +420,125 @@ KTEST(pager, partial_and_bss)
 	create("keos.elf", 1);
 	vm_run(g.vm);
 	expect_all_exited_zero();
+	guest_destroy(&g);
+	CHECK_EQ(pages_free_count(), before);
+}
+
+/* Handle a fault on page gpa the way kev does: under npt_lock. */
+static int fault(uint64_t gpa)
+{
+	spin_lock(&g.vm->npt_lock);
+	int r = pager_handle_fault(&g.pager, g.vm, gpa);
+	spin_unlock(&g.vm->npt_lock);
+	return r;
+}
+
+#define CHECK_FAULT(gpa, want)                                                                     \
+	do {                                                                                       \
+		int got_ = fault(gpa), want_ = (want);                                             \
+		if (got_ != want_)                                                                 \
+			test_fail(__FILE__, __LINE__,                                              \
+				  "pager_handle_fault(0x%lx) returned %d (%s), expected %d",       \
+				  (uint64_t)(gpa), got_, npt_strerror(got_), want_);               \
+	} while (0)
+
+/* A fault that fails leaves no trace: nothing mapped, no page kept, no count moved. */
+static void check_failed_fault(int line, uint64_t gpa, size_t free_before,
+			       struct pager_stats *stats_before)
+{
+	if (npt_walk(&g.vm->npt, gpa))
+		test_fail(__FILE__, line, "page 0x%lx is mapped after pager_handle_fault failed",
+			  gpa);
+	if (pages_free_count() != free_before)
+		test_fail(__FILE__, line,
+			  "pager_handle_fault(0x%lx) failed and kept %ld pages: it must free "
+			  "the page it allocated",
+			  gpa, (long)(free_before - pages_free_count()));
+	if (g.pager.stats.image_pages != stats_before->image_pages ||
+	    g.pager.stats.zero_pages != stats_before->zero_pages)
+		test_fail(__FILE__, line,
+			  "pager_handle_fault(0x%lx) failed but counted a page (image_pages "
+			  "%lu -> %lu, zero_pages %lu -> %lu)",
+			  gpa, stats_before->image_pages, g.pager.stats.image_pages,
+			  stats_before->zero_pages, g.pager.stats.zero_pages);
+}
+
+/* Fault on gpa while the n-th page allocation fails (n = 0: none): the error, no trace. */
+static void fault_fails(int line, uint64_t gpa, unsigned nth_alloc, int want)
+{
+	size_t free_before = pages_free_count();
+	struct pager_stats stats = g.pager.stats;
+	mm_fail_nth_alloc(nth_alloc);
+	int got = fault(gpa);
+	mm_fail_nth_alloc(0);
+	if (got != want)
+		test_fail(__FILE__, line, "pager_handle_fault(0x%lx) returned %d (%s), expected %s",
+			  gpa, got, npt_strerror(got), npt_strerror(want));
+	check_failed_fault(line, gpa, free_before, &stats);
+}
+
+/* The page is mapped readable, writable and executable, and counted once as what it is. */
+static void fault_maps(int line, uint64_t gpa, uint64_t *counter, uint64_t *other)
+{
+	uint64_t count = *counter, other_count = *other;
+	CHECK_FAULT(gpa, 1);
+	npte_t *e = npt_walk(&g.vm->npt, gpa);
+	if (!e || (*e & (NPTE_RW | NPTE_NX)) != NPTE_RW)
+		test_fail(__FILE__, line,
+			  "page 0x%lx: leaf 0x%lx, expected a mapping with NPT_PERM_ALL", gpa,
+			  e ? *e : 0);
+	if (*counter != count + 1 || *other != other_count)
+		test_fail(__FILE__, line,
+			  "page 0x%lx was counted wrongly: image_pages and zero_pages", gpa);
+	/* Again: already mapped, so 1 with nothing allocated and nothing counted. */
+	size_t free_before = pages_free_count();
+	CHECK_FAULT(gpa, 1);
+	if (pages_free_count() != free_before || *counter != count + 1)
+		test_fail(__FILE__, line,
+			  "page 0x%lx was already mapped: pager_handle_fault must return 1 and "
+			  "allocate or count nothing",
+			  gpa);
+}
+
+/*
+ * pager_handle_fault's errors, each made to happen: no page (-NPT_ENOMEM), no table for
+ * npt_map (its -NPT_ENOMEM), a loader that cannot read (-NPT_EIO). Each leaves nothing
+ * behind, and the same page can be faulted in afterwards.
+ */
+KTEST(pager, fault_errors)
+{
+	/* RAM pages without loaders, below the image: 0x20000 shares its page table with
+	 * the boot information at 0x9000, 0x400000 and 0x600000 need a new one. */
+	const uint64_t zero = 0x20000, no_table = 0x400000, bad_loader = 0x600000;
+	size_t before = pages_free_count();
+	create("keos.elf", 1);
+	uint64_t image = ALIGN_DOWN(g.pager.elf.phdrs[0].p_paddr, PAGE_SIZE);
+	CHECK(pager_find(&g.pager, zero) == NULL && pager_find(&g.pager, no_table) == NULL);
+	CHECK(npt_walk(&g.vm->npt, 0x9000) != NULL && npt_walk(&g.vm->npt, zero) == NULL);
+
+	fault_fails(__LINE__, zero, 1, -NPT_ENOMEM);	 /* page_alloc fails */
+	fault_fails(__LINE__, no_table, 2, -NPT_ENOMEM); /* the page, then its table fails */
+	/* A loader whose file bytes are past the end of the file. */
+	CHECK_EQ(pager_add_loader(&g.pager, bad_loader, 1UL << 40, 0, 16), 0);
+	fault_fails(__LINE__, bad_loader, 0, -NPT_EIO);
+	CHECK_EQ(pager_find(&g.pager, bad_loader)->loads, 1);
+
+	/* pager_load_phdr passes pager_add_loader's error on. A segment of 1024 pages needs
+	 * 1024 loaders (kmalloc), so the heap must take new pages: the first one fails. */
+	struct elf_phdr big = {
+	    .p_type = PT_LOAD, .p_paddr = 0x8000000, .p_memsz = 1024 * PAGE_SIZE};
+	mm_fail_nth_alloc(1);
+	int err = pager_load_phdr(&g.pager, g.vm, &big);
+	mm_fail_nth_alloc(0);
+	if (err != -NPT_ENOMEM)
+		test_fail(__FILE__, __LINE__,
+			  "pager_load_phdr returned %d (%s) after pager_add_loader ran out of "
+			  "memory, expected its -NPT_ENOMEM",
+			  err, npt_strerror(err));
+
+	fault_maps(__LINE__, zero, &g.pager.stats.zero_pages, &g.pager.stats.image_pages);
+	fault_maps(__LINE__, no_table, &g.pager.stats.zero_pages, &g.pager.stats.image_pages);
+	fault_maps(__LINE__, image, &g.pager.stats.image_pages, &g.pager.stats.zero_pages);
 	guest_destroy(&g);
 	CHECK_EQ(pages_free_count(), before);
 }
@@ -366,13 +560,17 @@ KTEST(pager, stress)
 		size_t before = pages_free_count();
 		create("stress.elf", nvcpus);
 		vm_run(g.vm);
-		expect_all_exited_zero();
+		/* The order of the reports: the VM's error if it died, then a page loaded twice,
+		 * then the guest's own complaints (lost writes follow from a double load). */
+		if (g.vm->error[0])
+			expect_all_exited_zero();
 		uint64_t pages, loaded, reloaded;
 		count_pages(&pages, &loaded, &reloaded);
 		if (reloaded)
 			test_fail(__FILE__, __LINE__,
 				  "round %d: %lu pages were loaded more than once", round,
 				  reloaded);
+		expect_all_exited_zero();
 		CHECK_EQ(g.pager.stats.image_pages, loaded);
 		concurrent += g.pager.stats.already_mapped;
 		faults += g.pager.stats.faults;

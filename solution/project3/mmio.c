@@ -9,7 +9,8 @@
 static int doorbell(struct vcpu *vcpu, struct mmio_printer *pr)
 {
 	uint64_t ram = vcpu->vm->mem_size;
-	if (pr->len > MMIO_PRINT_MAX || pr->buf >= ram || pr->len > ram - pr->buf) {
+	bool outside = pr->buf >= ram || pr->len > ram - pr->buf; /* BUF+LEN may wrap */
+	if (pr->len == 0 || pr->len > MMIO_PRINT_MAX || outside) {
 		pr->refused++;
 		return 0;
 	}

@@ -48,13 +48,11 @@ int pager_handle_fault(struct pager *p, struct vm *vm, uint64_t gpa)
 		return -NPT_ENOMEM;
 	struct page_loader *l = pager_find(p, gpa);
 	bool from_image = l != NULL;
-	for (; l; l = pager_find_next(l)) {
-		if (pager_run_loader(p, l, page) != 0) {
-			page_free(page);
-			return -1;
-		}
-	}
-	int err = npt_map(vm->npt, gpa, page, NPT_PERM_ALL);
+	int err = 0;
+	for (; l && !err; l = pager_find_next(l))
+		err = pager_run_loader(p, l, page);
+	if (!err)
+		err = npt_map(vm->npt, gpa, page, NPT_PERM_ALL);
 	if (err) {
 		page_free(page);
 		return err;

@@ -14,22 +14,22 @@ static bool in_guest_ram(struct vm *vm, uint64_t buf, uint64_t len)
 	return buf <= vm->mem_size && len <= vm->mem_size - buf;
 }
 
-static void ring(struct vcpu *vcpu, struct mmio_printer *pr)
+static int ring(struct vcpu *vcpu, struct mmio_printer *pr)
 {
-	if (pr->len > MMIO_PRINT_MAX || !in_guest_ram(vcpu->vm, pr->buf, pr->len)) {
+	if (pr->len == 0 || pr->len > MMIO_PRINT_MAX || !in_guest_ram(vcpu->vm, pr->buf, pr->len)) {
 		pr->refused++;
-		return;
+		return 0;
 	}
 	char *text = page_alloc(); /* MMIO_PRINT_MAX is one page */
 	if (!text || vm_read_gpa(vcpu->vm, pr->buf, text, pr->len) < 0) {
 		if (text)
 			page_free(text);
-		pr->refused++;
-		return;
+		return -1; /* inside guest RAM but unreadable: ours, not the guest's */
 	}
 	vcpu_console_write(vcpu, text, pr->len);
 	page_free(text);
 	pr->printed++;
+	return 0;
 }
 
 int mmio_printer_access(struct vcpu *vcpu, uint64_t gpa, bool is_write, int size, uint64_t *value,
@@ -53,6 +53,6 @@ int mmio_printer_access(struct vcpu *vcpu, uint64_t gpa, bool is_write, int size
 	else if (reg == REG_LEN)
 		pr->len = *value;
 	else
-		ring(vcpu, pr);
+		return ring(vcpu, pr);
 	return 0;
 }

@@ -51,9 +51,10 @@ int pager_handle_fault(struct pager *p, struct vm *vm, uint64_t gpa)
 		return -NPT_ENOMEM;
 	bool from_image = false;
 	for (struct page_loader *l = pager_find(p, gpa); l; l = pager_find_next(l)) {
-		if (pager_run_loader(p, l, page) < 0) {
+		int r = pager_run_loader(p, l, page);
+		if (r < 0) {
 			page_free(page);
-			return -NPT_ENOENT;
+			return r;
 		}
 		from_image = true;
 	}
