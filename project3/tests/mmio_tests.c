@@ -3,6 +3,7 @@
  */
 #include "mm.h"
 #include "mmio.h"
+#include "npt.h"
 #include "rawguest.h"
 #include "test.h"
 

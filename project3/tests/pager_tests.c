@@ -446,7 +446,7 @@ static int fault(uint64_t gpa)
 static void check_failed_fault(int line, uint64_t gpa, size_t free_before,
 			       struct pager_stats *stats_before)
 {
-	if (npt_walk(&g.vm->npt, gpa))
+	if (npt_walk(g.vm->npt, gpa))
 		test_fail(__FILE__, line, "page 0x%lx is mapped after pager_handle_fault failed",
 			  gpa);
 	if (pages_free_count() != free_before)
@@ -482,7 +482,7 @@ static void fault_maps(int line, uint64_t gpa, uint64_t *counter, uint64_t *othe
 {
 	uint64_t count = *counter, other_count = *other;
 	CHECK_FAULT(gpa, 1);
-	npte_t *e = npt_walk(&g.vm->npt, gpa);
+	npte_t *e = npt_walk(g.vm->npt, gpa);
 	if (!e || (*e & (NPTE_RW | NPTE_NX)) != NPTE_RW)
 		test_fail(__FILE__, line,
 			  "page 0x%lx: leaf 0x%lx, expected a mapping with NPT_PERM_ALL", gpa,
@@ -514,7 +514,7 @@ KTEST(pager, fault_errors)
 	create("keos.elf", 1);
 	uint64_t image = ALIGN_DOWN(g.pager.elf.phdrs[0].p_paddr, PAGE_SIZE);
 	CHECK(pager_find(&g.pager, zero) == NULL && pager_find(&g.pager, no_table) == NULL);
-	CHECK(npt_walk(&g.vm->npt, 0x9000) != NULL && npt_walk(&g.vm->npt, zero) == NULL);
+	CHECK(npt_walk(g.vm->npt, 0x9000) != NULL && npt_walk(g.vm->npt, zero) == NULL);
 
 	fault_fails(__LINE__, zero, 1, -NPT_ENOMEM);	 /* page_alloc fails */
 	fault_fails(__LINE__, no_table, 2, -NPT_ENOMEM); /* the page, then its table fails */
