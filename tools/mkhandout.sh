@@ -27,9 +27,11 @@ set -euo pipefail
 #   grader/test_grader_mutants.py  runs those mutants: staff only, and it
 #                     cannot even be collected without them
 #   grader/test_forgery.py  the forgery mutants (grader/mutants/forge_*): likewise
+#   grader/test_spec_table.py  the rule -> test -> mutant table (staff-only text of
+#                     grader/README.md) against the mutants: likewise
 #   grader/policy_fixtures/  a second complete solution (the policy's yardstick)
 EXCLUDE=(solution/ grader/mutants/ grader/test_grader_mutants.py grader/test_forgery.py
-	grader/policy_fixtures/)
+	grader/test_spec_table.py grader/policy_fixtures/)
 
 # Body lines shorter than this (after squeezing blanks) are too common to
 # tell anything: "return 0;", "} else {", ...
