@@ -4,6 +4,7 @@
 #pragma once
 
 #ifdef __ASSEMBLER__
+/* clang-format off */
 
 /* The registers a System V function must give back as it found them (besides %rsp). */
 .macro push_callee_saved
@@ -18,5 +19,6 @@
 	popq %\reg
 	.endr
 .endm
+/* clang-format on */
 
 #endif

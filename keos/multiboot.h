@@ -33,6 +33,7 @@
 #define MB_MEMORY_AVAILABLE 1 /* memory map entry type, in both versions */
 
 #ifdef __ASSEMBLER__
+/* clang-format off */
 /* A multiboot2 header from label `start` to label `end`: this fixed part, then its tags. */
 .macro mb2_header_fields start, end
 	.long MB2_HEADER_MAGIC
@@ -47,6 +48,7 @@
 	.short MB2_HEADER_TAG_END, 0
 	.long 8
 .endm
+/* clang-format on */
 #else
 #include "types.h"
 
