@@ -39,19 +39,13 @@ mb1_header:
 
 	.align 8
 mb2_header:
-	.long MB2_HEADER_MAGIC
-	.long MB2_ARCH_I386
-	.long mb2_header_end - mb2_header
-	.long -(MB2_HEADER_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
+	mb2_header_fields mb2_header, mb2_header_end
 	/* entry address tag: jump to the physical address of start32 */
 	.align 8
 	.short MB2_HEADER_TAG_ENTRY, 0
 	.long 12
 	.long PHYS(start32)
-	/* end tag */
-	.align 8
-	.short MB2_HEADER_TAG_END, 0
-	.long 8
+	mb2_header_end_tag
 mb2_header_end:
 
 	.section .boot, "ax"

@@ -32,7 +32,24 @@
 
 #define MB_MEMORY_AVAILABLE 1 /* memory map entry type, in both versions */
 
-#ifndef __ASSEMBLER__
+#ifdef __ASSEMBLER__
+/* clang-format off */
+/* A multiboot2 header from label `start` to label `end`: this fixed part, then its tags. */
+.macro mb2_header_fields start, end
+	.long MB2_HEADER_MAGIC
+	.long MB2_ARCH_I386
+	.long \end - \start
+	.long -(MB2_HEADER_MAGIC + MB2_ARCH_I386 + (\end - \start))
+.endm
+
+/* The tag that ends a multiboot2 header's tag list. */
+.macro mb2_header_end_tag
+	.align 8
+	.short MB2_HEADER_TAG_END, 0
+	.long 8
+.endm
+/* clang-format on */
+#else
 #include "types.h"
 
 /* ---- multiboot 1 ---- */

@@ -3,23 +3,15 @@
  * current stack, stores the stack pointer in *old_rsp, and resumes the thread
  * whose stack pointer is new_rsp. Everything else was saved by the C caller.
  */
+#include "asm.h"
+
 	.text
 	.globl swtch, thread_entry
 swtch:
-	pushq %rbp
-	pushq %rbx
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	push_callee_saved
 	movq %rsp, (%rdi)
 	movq %rsi, %rsp
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
+	pop_callee_saved
 	ret
 
 /* A new thread's first swtch "returns" here (see thread_create). */

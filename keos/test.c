@@ -93,39 +93,52 @@ static __noreturn void test_exit(unsigned code)
 	qemu_exit(code);
 }
 
+static const char *running_name(void)
+{
+	return running ? running->name : "-";
+}
+
 void test_metric(const char *key, uint64_t value)
 {
-	const char *name = running ? running->name : "-";
-	printk("[test] %s: %s=%lu\n", name, key, value);
-	verdict("METRIC %s %s=%lu", name, key, value);
+	printk("[test] %s: %s=%lu\n", running_name(), key, value);
+	verdict("METRIC %s %s=%lu", running_name(), key, value);
+}
+
+/* How test_fail() and test_skip() end the running test: what happened on the console and
+ * as its verdict line, then its thread (status 1 for a failure, 0 for a skip). */
+static __noreturn void stop_test(bool failed, const char *file, int line, const char *fmt,
+				 va_list ap)
+{
+	const char *name = running_name();
+	char msg[256];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (failed) {
+		running_failed = true;
+		printk("[test] %s: FAIL at %s:%d: %s\n", name, file, line, msg);
+		verdict("TEST-FAIL %s %s:%d: %s", name, file, line, msg);
+	} else {
+		running_skipped = true;
+		printk("[test] %s: SKIP (cannot be graded here): %s\n", name, msg);
+		verdict("TEST-SKIP %s %s", name, msg);
+	}
+	thread_exit(failed ? 1 : 0);
 }
 
 __noreturn void test_fail(const char *file, int line, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
+
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	running_failed = true;
-	const char *name = running ? running->name : "-";
-	printk("[test] %s: FAIL at %s:%d: %s\n", name, file, line, msg);
-	verdict("TEST-FAIL %s %s:%d: %s", name, file, line, msg);
-	thread_exit(1);
+	stop_test(true, file, line, fmt, ap);
 }
 
 __noreturn void test_skip(const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
+
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	running_skipped = true;
-	const char *name = running ? running->name : "-";
-	printk("[test] %s: SKIP (cannot be graded here): %s\n", name, msg);
-	verdict("TEST-SKIP %s %s", name, msg);
-	thread_exit(0);
+	stop_test(false, NULL, 0, fmt, ap);
 }
 
 /* Does `name` match one comma-separated pattern? A trailing '*' matches any suffix. */

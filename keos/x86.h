@@ -50,30 +50,20 @@ static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, 
 	asm volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
 }
 
-static inline uint64_t read_cr0(void)
-{
-	uint64_t v;
-	asm volatile("mov %%cr0, %0" : "=r"(v));
-	return v;
-}
-static inline uint64_t read_cr2(void)
-{
-	uint64_t v;
-	asm volatile("mov %%cr2, %0" : "=r"(v));
-	return v;
-}
-static inline uint64_t read_cr3(void)
-{
-	uint64_t v;
-	asm volatile("mov %%cr3, %0" : "=r"(v));
-	return v;
-}
-static inline uint64_t read_cr4(void)
-{
-	uint64_t v;
-	asm volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
+/* read_cr0(), read_cr2(), read_cr3(), read_cr4(): one definition, four registers. */
+#define DEFINE_READ_CR(n)                                                                          \
+	static inline uint64_t read_cr##n(void)                                                    \
+	{                                                                                          \
+		uint64_t v;                                                                        \
+		asm volatile("mov %%cr" #n ", %0" : "=r"(v));                                      \
+		return v;                                                                          \
+	}
+DEFINE_READ_CR(0)
+DEFINE_READ_CR(2)
+DEFINE_READ_CR(3)
+DEFINE_READ_CR(4)
+#undef DEFINE_READ_CR
+
 static inline void write_cr3(uint64_t v)
 {
 	asm volatile("mov %0, %%cr3" ::"r"(v) : "memory");

@@ -14,17 +14,13 @@
  * interrupts. Not under QEMU's record/replay (kev_guest_irqs_off, svm.c):
  * there IF stays clear, and host interrupts wait for the guest's next exit.
  */
+#include "asm.h"
+
 #define R(n) (8 * (n))
 	.text
 	.globl svm_vmrun
 svm_vmrun:
-	pushq %rbp
-	movq %rsp, %rbp
-	pushq %rbx
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	push_callee_saved
 	pushq %rdx		/* host_vmcb_pa */
 	pushq %rsi		/* regs */
 
@@ -35,14 +31,9 @@ svm_vmrun:
 	movq R(3)(%rsi), %rbx
 	movq R(5)(%rsi), %rbp
 	movq R(7)(%rsi), %rdi
-	movq R(8)(%rsi), %r8
-	movq R(9)(%rsi), %r9
-	movq R(10)(%rsi), %r10
-	movq R(11)(%rsi), %r11
-	movq R(12)(%rsi), %r12
-	movq R(13)(%rsi), %r13
-	movq R(14)(%rsi), %r14
-	movq R(15)(%rsi), %r15
+	.irp n, 8, 9, 10, 11, 12, 13, 14, 15
+	movq R(\n)(%rsi), %r\n
+	.endr
 	movq R(6)(%rsi), %rsi
 
 	clgi
@@ -62,14 +53,9 @@ svm_vmrun:
 	movq %rbx, R(3)(%rsi)
 	movq %rbp, R(5)(%rsi)
 	movq %rdi, R(7)(%rsi)
-	movq %r8, R(8)(%rsi)
-	movq %r9, R(9)(%rsi)
-	movq %r10, R(10)(%rsi)
-	movq %r11, R(11)(%rsi)
-	movq %r12, R(12)(%rsi)
-	movq %r13, R(13)(%rsi)
-	movq %r14, R(14)(%rsi)
-	movq %r15, R(15)(%rsi)
+	.irp n, 8, 9, 10, 11, 12, 13, 14, 15
+	movq %r\n, R(\n)(%rsi)
+	.endr
 	popq R(6)(%rsi)
 	addq $8, %rsp		/* regs */
 
@@ -77,10 +63,5 @@ svm_vmrun:
 	vmload %rax		/* our FS/GS base, TR, ... back */
 	stgi
 
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
+	pop_callee_saved
 	ret

@@ -244,9 +244,9 @@ static void write_file(FILE *out, const struct input *in)
 		    (unsigned long long)done, (unsigned long long)in->size);
 }
 
-static void pack(const char *out_path)
+/* OUT.tmp, renamed over OUT by commit_tmp() once complete; die() unlinks it before. */
+static FILE *create_tmp(const char *out_path)
 {
-	uint32_t total = layout();
 	FILE *out;
 
 	if ((size_t)snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", out_path) >= sizeof(tmp_path))
@@ -258,14 +258,27 @@ static void pack(const char *out_path)
 		tmp_path[0] = '\0'; /* not ours: do not unlink it */
 		die("%s.tmp: %s", out_path, strerror(err));
 	}
-	write_header(out, total);
-	for (int i = 0; i < ninputs; i++)
-		write_file(out, &inputs[i]);
+	return out;
+}
+
+static void commit_tmp(FILE *out, const char *out_path)
+{
 	if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0)
 		die("%s: write failed: %s", tmp_path, strerror(errno));
 	if (rename(tmp_path, out_path) < 0)
 		die("rename %s -> %s: %s", tmp_path, out_path, strerror(errno));
 	tmp_path[0] = '\0';
+}
+
+static void pack(const char *out_path)
+{
+	uint32_t total = layout();
+	FILE *out = create_tmp(out_path);
+
+	write_header(out, total);
+	for (int i = 0; i < ninputs; i++)
+		write_file(out, &inputs[i]);
+	commit_tmp(out, out_path);
 }
 
 /* splitmix64: a tiny, well-known generator; the kernel test regenerates the same stream. */
@@ -295,17 +308,8 @@ static void generate(const char *out_path, const char *size_arg, const char *see
 {
 	uint64_t size = parse_u64("size", size_arg);
 	uint64_t state = parse_u64("seed", seed_arg);
-	FILE *out;
+	FILE *out = create_tmp(out_path);
 
-	if ((size_t)snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", out_path) >= sizeof(tmp_path))
-		die("%s: path too long", out_path);
-	out = fopen(tmp_path, "wb");
-	if (!out) {
-		int err = errno;
-
-		tmp_path[0] = '\0';
-		die("%s.tmp: %s", out_path, strerror(err));
-	}
 	for (uint64_t done = 0; done < size; done += 8) {
 		uint64_t v = splitmix64(&state);
 		unsigned char word[8];
@@ -314,11 +318,7 @@ static void generate(const char *out_path, const char *size_arg, const char *see
 			word[i] = (unsigned char)(v >> (8 * i));
 		write_all(out, word, size - done < 8 ? size - done : 8);
 	}
-	if (fclose(out) != 0)
-		die("%s: write failed: %s", tmp_path, strerror(errno));
-	if (rename(tmp_path, out_path) < 0)
-		die("rename %s -> %s: %s", tmp_path, out_path, strerror(errno));
-	tmp_path[0] = '\0';
+	commit_tmp(out, out_path);
 }
 
 static void usage(void)

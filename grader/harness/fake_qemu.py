@@ -137,43 +137,53 @@ def sleep_forever():
         time.sleep(3600)
 
 
+# The scenarios that only print: their lines ({sel} is the selection) and exit status.
+SCRIPTS = {
+    "fail": (["TEST-START {sel}",
+              "TEST-FAIL {sel} kev/npt.c:42: CHECK_EQ(pte & PTE_P, PTE_P): 0x0 != 0x1",
+              "TESTS-DONE passed=0 failed=1"], 35),
+    "panic": (["TEST-START {sel}", *PANIC_REPORT], 37),
+    "notimpl": (["TEST-START {sel}",
+                 "NOT-IMPLEMENTED npt_map (project3/npt.c:17)",
+                 "not implemented: npt_map (project3/npt.c:17)",
+                 "BACKTRACE:",
+                 "  #0 0xffffffff80105000 npt_map+0x1f"], 39),
+    "triple": (["TEST-START {sel}"], 0),
+    "none": (["TESTS-DONE passed=0 failed=0"], 33),
+    "skip": (["TEST-START {sel}",
+              "TEST-SKIP {sel} needs 2 CPUs, this machine has 1",
+              "TESTS-DONE passed=0 failed=0 skipped=1"], 33),
+    "unsupported": (["TEST-START {sel}",
+                     "KEV-UNSUPPORTED: this CPU has no SVM (AMD-V).",
+                     "KeV needs AMD SVM with nested paging. Under QEMU's software emulation run",
+                     "  qemu-system-x86_64 -cpu qemu64,+svm,+npt ...   (as `make run` does)"], 41),
+    # Student code writing the PASS code to the exit port, nothing else.
+    "forged_exit": (["TEST-START {sel}"], 33),
+}
+
+
+def one_passed(sel, lines=()):
+    """A run of one test that passes; returns the exit status."""
+    one_test(sel, lines)
+    out("TESTS-DONE passed=1 failed=0")
+    return 33
+
+
 def scenario(name, sel, argv):
     out(BOOT)
+    if name in SCRIPTS:
+        lines, status = SCRIPTS[name]
+        for line in lines:
+            out(line.format(sel=sel))
+        return status
     if name == "pass":
-        one_test(sel, [f"METRIC {sel} faults=12", f"METRIC {sel} addr=0x1000"])
-        out("TESTS-DONE passed=1 failed=0")
-        return 33
-    if name == "fail":
-        out(f"TEST-START {sel}")
-        out(f"TEST-FAIL {sel} kev/npt.c:42: CHECK_EQ(pte & PTE_P, PTE_P): 0x0 != 0x1")
-        out("TESTS-DONE passed=0 failed=1")
-        return 35
-    if name == "panic":
-        out(f"TEST-START {sel}")
-        for line in PANIC_REPORT:
-            out(line)
-        return 37
-    if name == "notimpl":
-        out(f"TEST-START {sel}")
-        out("NOT-IMPLEMENTED npt_map (project3/npt.c:17)")
-        out("not implemented: npt_map (project3/npt.c:17)")
-        out("BACKTRACE:")
-        out("  #0 0xffffffff80105000 npt_map+0x1f")
-        return 39
-    if name == "triple":
-        out(f"TEST-START {sel}")
-        return 0
+        return one_passed(sel, [f"METRIC {sel} faults=12", f"METRIC {sel} addr=0x1000"])
     if name == "crash":
         sys.stderr.write("qemu-system-x86_64: -cdrom build/keos.iso: Could not open\n")
         return 1
-    if name == "none":
-        out("TESTS-DONE passed=0 failed=0")
-        return 33
     if name in ("a", "b", "c"):
         # The tests of "multi", alone: all pass (b fails only in company).
-        one_test(sel)
-        out("TESTS-DONE passed=1 failed=0")
-        return 33
+        return one_passed(sel)
     if name == "multi":
         one_test("fake.a", ["METRIC fake.a pages=3"], ms=7)
         out("TEST-START fake.b")
@@ -182,22 +192,18 @@ def scenario(name, sel, argv):
         out("TESTS-DONE passed=2 failed=1")
         return 35
     if name == "echo":
-        one_test("fake.echo", [f"SELECTION {sel}",
-                               "CPU " + ",".join(option_values(argv, "-cpu")),
-                               "SMP " + ",".join(option_values(argv, "-smp")),
-                               "ARGV " + " ".join(argv)])
-        out("TESTS-DONE passed=1 failed=0")
-        return 33
+        return one_passed("fake.echo", [f"SELECTION {sel}",
+                                        "CPU " + ",".join(option_values(argv, "-cpu")),
+                                        "SMP " + ",".join(option_values(argv, "-smp")),
+                                        "ARGV " + " ".join(argv)])
     if name == "slow":
         # The verdict line comes 0.5 s in, the exit 1 s later: wall time must be ~0.5 s.
         time.sleep(0.5)
-        one_test(sel)
-        out("TESTS-DONE passed=1 failed=0")
+        status = one_passed(sel)
         time.sleep(1.0)
-        return 33
+        return status
     if name == "done_hang":
-        one_test(sel)
-        out("TESTS-DONE passed=1 failed=0")
+        one_passed(sel)
         sleep_forever()
     if name == "hang":
         out(f"TEST-START {sel}")
@@ -207,17 +213,6 @@ def scenario(name, sel, argv):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         out(f"TEST-START {sel}")
         sleep_forever()
-    if name == "skip":
-        out(f"TEST-START {sel}")
-        out(f"TEST-SKIP {sel} needs 2 CPUs, this machine has 1")
-        out("TESTS-DONE passed=0 failed=0 skipped=1")
-        return 33
-    if name == "unsupported":
-        out(f"TEST-START {sel}")
-        out("KEV-UNSUPPORTED: this CPU has no SVM (AMD-V).")
-        out("KeV needs AMD SVM with nested paging. Under QEMU's software emulation run")
-        out("  qemu-system-x86_64 -cpu qemu64,+svm,+npt ...   (as `make run` does)")
-        return 41
     if name == "guest":
         # A guest that prints verdict-looking lines: they must not count.
         one_test(sel, ["guest| Hello from the guest!", "guest| TEST-FAIL x a.c:1: fake",
@@ -226,27 +221,22 @@ def scenario(name, sel, argv):
         return 33
     if name == "partial":
         # The console ends without a newline after the last line.
-        one_test(sel)
-        out("TESTS-DONE passed=1 failed=0")
+        status = one_passed(sel)
         sys.stdout.write("[test] done")
         sys.stdout.flush()
-        return 33
+        return status
     if name == "forged_console":
         # Student code printing the runner's lines on the console, then exiting as PASS.
         out(f"TEST-START {sel}")
         console(f"TEST-PASS {sel} ms=1")
         console("TESTS-DONE passed=1 failed=0 skipped=0")
         return 33
-    if name == "forged_exit":
-        # Student code writing the PASS code to the exit port, nothing else.
-        out(f"TEST-START {sel}")
-        return 33
     if name == "forged_mac":
         # Lines on the verdict channel itself, without the secret.
         out(f"TEST-START {sel}")
-        Channel.write(f"TEST-PASS {sel} ms=1", tag="0" * 16)
-        Channel.write("TESTS-DONE passed=1 failed=0 skipped=0", tag="0" * 16)
-        Channel.write("EXIT 16", tag="0" * 16)
+        for line in (f"TEST-PASS {sel} ms=1", "TESTS-DONE passed=1 failed=0 skipped=0",
+                     "EXIT 16"):
+            Channel.write(line, tag="0" * 16)
         return 33
     sys.stderr.write(f"fake-qemu: unknown scenario {name!r}\n")
     return 2

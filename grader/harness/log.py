@@ -427,6 +427,11 @@ def outcomes_by_test(log, verdict):
     return out
 
 
+def _log_view(name, doc=None):
+    """A read-only attribute of Result: the one of its Log called `name`."""
+    return property(lambda self: getattr(self.log, name), doc=doc)
+
+
 @dataclass
 class Result:
     """The outcome of one QEMU run. See README.md for the fields."""
@@ -459,9 +464,14 @@ class Result:
                    tests=outcomes_by_test(log, verdict), **kw)
 
     # Convenient views of the parsed log.
-    @property
-    def metrics(self):
-        return self.log.metrics
+    metrics = _log_view("metrics")
+    panic = _log_view("panic")
+    backtrace = _log_view("backtrace")
+    not_implemented = _log_view("not_implemented")
+    unsupported = _log_view(
+        "unsupported", 'What the CPU lacks ("KEV-UNSUPPORTED: this CPU has no <what>."), or None.')
+    console = _log_view(
+        "console", 'What the guests printed ("guest| " lines), prefix removed, one line each.')
 
     @property
     def failure(self):
@@ -473,35 +483,13 @@ class Result:
         return dict(self.log.failed)
 
     @property
-    def panic(self):
-        return self.log.panic
-
-    @property
-    def backtrace(self):
-        return self.log.backtrace
-
-    @property
-    def backtrace_functions(self):
-        return [f.function for f in self.log.backtrace]
-
-    @property
-    def not_implemented(self):
-        return self.log.not_implemented
-
-    @property
     def skipped(self):
         """{test: reason} for every TEST-SKIP line."""
         return dict(self.log.skipped)
 
     @property
-    def unsupported(self):
-        """What the CPU lacks, from "KEV-UNSUPPORTED: this CPU has no <what>.", or None."""
-        return self.log.unsupported
-
-    @property
-    def console(self):
-        """What the guests printed ("guest| " lines), prefix removed, one line each."""
-        return self.log.console
+    def backtrace_functions(self):
+        return [f.function for f in self.log.backtrace]
 
     def metric(self, key, test=None):
         """The value of METRIC <test> <key>; test may be omitted if only one test has it."""

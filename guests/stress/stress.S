@@ -67,12 +67,8 @@
 	.section .multiboot, "a"
 	.align 8
 mb2_header:
-	.long MB2_HEADER_MAGIC
-	.long MB2_ARCH_I386
-	.long mb2_header_end - mb2_header
-	.long -(MB2_HEADER_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
-	.short MB2_HEADER_TAG_END, 0
-	.long 8
+	mb2_header_fields mb2_header, mb2_header_end
+	mb2_header_end_tag
 mb2_header_end:
 
 	.text
