@@ -19,6 +19,15 @@
 	vmmcall
 	.endm
 
+/* a whole guest: one doorbell for LEN bytes at BUF, then exit with code */
+	.macro ONE_DOORBELL buf, len, code
+	movl $BUF, %ebx
+	movq $\buf, (%rbx)
+	movq $\len, 8(%rbx)
+	movq %rax, 16(%rbx)
+	EXIT $\code
+	.endm
+
 /* KeV's mmio_print: "Hello mmio!\n", in two doorbells of exactly LEN bytes each */
 	.globl mmio_guest_print, mmio_guest_print_end
 mmio_guest_print:
@@ -76,6 +85,14 @@ mmio_guest_invalid_size:
 4:
 mmio_guest_invalid_size_end:
 
+/* BUF is guest-physical: mmio_tests.c maps guest-virtual PHYS_TEXT to another page
+ * (VIRT_TEXT's), so a device reading through the guest's page table prints the wrong text */
+#define PHYS_TEXT 0x30000
+	.globl mmio_guest_physical, mmio_guest_physical_end
+mmio_guest_physical:
+	ONE_DOORBELL PHYS_TEXT, 5, 0
+mmio_guest_physical_end:
+
 /* registers read back what was written */
 	.globl mmio_guest_readback, mmio_guest_readback_end
 mmio_guest_readback:
@@ -96,7 +113,8 @@ mmio_guest_readback:
 9:	EXIT $0xBAD
 mmio_guest_readback_end:
 
-/* buffers outside guest RAM or too long are refused; the guest keeps running */
+/* buffers outside guest RAM or too long are refused; the guest keeps running; the
+ * last two reach the page the host took away (mmio_tests.c): refused, it is never read */
 	.globl mmio_guest_outside, mmio_guest_outside_end
 mmio_guest_outside:
 0:	movl $BUF, %ebx
@@ -119,6 +137,11 @@ mmio_guest_outside:
 	movq $G(0b), (%rbx)		/* LEN 0, BUF inside RAM: nothing to print */
 	movq $0, 8(%rbx)
 	movq %rax, 16(%rbx)
+	movq $UNREADABLE, (%rbx)	/* LEN 0 at the page the host took away */
+	movq %rax, 16(%rbx)
+	movq $(UNREADABLE - 0x1000), (%rbx)	/* too long, inside RAM, up to that page */
+	movq $0x1001, 8(%rbx)
+	movq %rax, 16(%rbx)
 	EXIT $0x600D
 mmio_guest_outside_end:
 
@@ -126,9 +149,5 @@ mmio_guest_outside_end:
  * the device cannot read it, so the VM must end with an error */
 	.globl mmio_guest_unreadable, mmio_guest_unreadable_end
 mmio_guest_unreadable:
-0:	movl $BUF, %ebx
-	movq $UNREADABLE, (%rbx)
-	movq $16, 8(%rbx)
-	movq %rax, 16(%rbx)
-	EXIT $0x600D
+	ONE_DOORBELL UNREADABLE, 16, 0x600D
 mmio_guest_unreadable_end:
