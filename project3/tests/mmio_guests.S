@@ -2,7 +2,7 @@
  * mmio_guests.S: raw-code guests that drive the MMIO printer (64-bit mode,
  * run at guest-physical 0x1000 with paging identity-mapped: see kev/rawguest.h).
  */
-#define HC_EXIT 0
+#include "kev_abi.h"
 #define GUEST_CODE 0x1000
 #define G(x) ((x) - 0b + GUEST_CODE)
 #define BUF 0xcafe0000
