@@ -60,8 +60,10 @@ void vcpu_fail(struct vcpu *vcpu, const char *fmt, ...)
 	if (vcpu->vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID)
 		vcpu_report_crash(vcpu); /* it happened while delivering an exception */
 	/* Keep the first error only: later ones are usually its consequences. */
-	if (!__atomic_test_and_set(&vm->error_taken, __ATOMIC_SEQ_CST))
+	if (!__atomic_test_and_set(&vm->error_taken, __ATOMIC_SEQ_CST)) {
 		snprintf(vm->error, sizeof(vm->error), "vcpu%d: %s", vcpu->id, msg);
+		vm->error_vcpu = vcpu;
+	}
 	vcpu_end(vcpu, VCPU_ERROR, 0);
 }
 

@@ -134,8 +134,9 @@ struct vm {
 	void (*describe_code)(void *arg, uint64_t rip, bool paging_off);
 	void *report_arg;
 	bool error_taken;
-	char error[160];	  /* the first error, for the verdict */
-	struct faultlog faultlog; /* every fault handler call, for the fault map */
+	char error[160];	       /* the first error, for the verdict */
+	const struct vcpu *error_vcpu; /* whose error that is (NULL: the host's) */
+	struct faultlog faultlog;      /* every fault handler call, for the fault map */
 	struct vcpu vcpus[VM_MAX_VCPUS];
 };
 

@@ -144,21 +144,9 @@ static void count_pages(uint64_t *pages, uint64_t *loaded, uint64_t *reloaded)
 	}
 }
 
-/* The N of the VM's error "vcpuN: what": the vCPU that ended the VM; -1 if none. */
-static int error_vcpu(const char *error)
-{
-	int id = -1;
-	for (const char *d = error + 4; strncmp(error, "vcpu", 4) == 0 && *d >= '0' && *d <= '9';
-	     d++)
-		id = (id < 0 ? 0 : id * 10) + (*d - '0');
-	return id;
-}
-
 /* How vCPU c ended, in its own words: its exit code, its crash, the VM's error. */
 static const char *vcpu_ending(const struct vcpu *c, char *buf, size_t len)
 {
-	char own[16];
-	snprintf(own, sizeof(own), "vcpu%d: ", c->id);
 	switch (c->verdict) {
 	case VCPU_EXITED:
 		snprintf(buf, len, "it exited with 0x%lx", c->guest_code);
@@ -168,8 +156,8 @@ static const char *vcpu_ending(const struct vcpu *c, char *buf, size_t len)
 		break;
 	case VCPU_ERROR:
 		/* kev keeps the VM's first error, "vcpuN: what": c's own, or the one before. */
-		if (strncmp(g.vm->error, own, strlen(own)) == 0)
-			snprintf(buf, len, "error: %s", g.vm->error + strlen(own));
+		if (g.vm->error_vcpu == c)
+			snprintf(buf, len, "error: %s", strstr(g.vm->error, ": ") + 2);
 		else
 			snprintf(buf, len, "error (after the VM's first: %s)", g.vm->error);
 		break;
@@ -190,7 +178,7 @@ static const char *vcpu_ending(const struct vcpu *c, char *buf, size_t len)
 static void expect_all_exited_zero(void)
 {
 	char v[200];
-	int first = error_vcpu(g.vm->error);
+	int first = g.vm->error_vcpu ? g.vm->error_vcpu->id : -1;
 	for (int pass = 0; pass < 3; pass++) {
 		for (int i = 0; i < g.vm->nvcpus; i++) {
 			struct vcpu *c = &g.vm->vcpus[i];
