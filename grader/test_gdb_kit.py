@@ -14,6 +14,7 @@ import time
 import pytest
 
 from harness import gdb_batch, qemu
+from harness.gdb_batch import free_port
 from harness.plugin import SOLUTION_DIR, SOLUTION_IMAGE
 
 pytestmark = pytest.mark.kernel
@@ -27,12 +28,6 @@ set $v = vcpu
 delete
 finish
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from harness import ktests, qemu, rubric
+from harness.gdb_batch import free_port
 from harness.plugin import SOLUTION_DIR, SOLUTION_IMAGE
 
 pytestmark = [pytest.mark.kernel,
@@ -22,12 +23,6 @@ def make(*args, timeout=300, **kw):
     return subprocess.run(["make", "-s", "--no-print-directory", "SOLUTION=1", *args],
                           cwd=qemu.ROOT, capture_output=True, text=True, timeout=timeout,
                           **kw)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
 
 
 def test_make_run_fails_unless_pass(keos_build):

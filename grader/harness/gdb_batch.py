@@ -21,6 +21,7 @@ before `make run-gdb`): gdb's own `target remote` would retry for 15 s first.
 """
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +33,13 @@ from . import qemu
 SESSION = qemu.ROOT / "build" / "gdb-session.gdb"
 GUEST_ELF = qemu.ROOT / "build" / "guests" / "keos.elf"
 LOG = qemu.LOG_DIR / "gdb-batch.log"
+
+
+def free_port():
+    """A TCP port nothing listens on now, for a gdb stub (tests run side by side)."""
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
 
 
 def write_session(kernel, port, path=SESSION):
