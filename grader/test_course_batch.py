@@ -107,12 +107,6 @@ def synthesize(tmp):
     return subs
 
 
-def run_id(config):
-    """The same for every xdist worker of one pytest run, different for the next run."""
-    worker = getattr(config, "workerinput", None)
-    return worker["testrunuid"] if worker else f"single-{os.getpid()}"
-
-
 def shared(config, name, create, key=None):
     """SHARED/name, made once per pytest run by create(path) -> data, whichever xdist
     worker comes first; the others wait on the lock and read the data back (JSON). With a
@@ -125,12 +119,12 @@ def shared(config, name, create, key=None):
         stamp = folder / ".run.json"
         if stamp.exists():
             kept = json.loads(stamp.read_text())
-            if kept["run"] == run_id(config) or (key and kept.get("key") == key):
+            if kept["run"] == config.keos_run_id or (key and kept.get("key") == key):
                 return folder, kept["data"]
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         data = create(folder)
-        stamp.write_text(json.dumps({"run": run_id(config), "key": key, "data": data}))
+        stamp.write_text(json.dumps({"run": config.keos_run_id, "key": key, "data": data}))
     return folder, data
 
 
