@@ -110,6 +110,41 @@ KTEST(keos, fs_blk_sectors)
 	kfree(b);
 }
 
+/*
+ * virtio_blk.c's read cache: a read of a cached chunk sends no request, chunks pushed
+ * out by newer ones are read again and read the same, and a read across a chunk
+ * boundary agrees with its two halves. (That the bytes are the disk's is
+ * fs_read_pieces' and the host's check, test_fs.py.)
+ */
+KTEST(keos, fs_blk_cache)
+{
+	enum { CHUNK = 128, SPAN = 12 }; /* sectors in a 64 KiB chunk; more chunks than cached */
+	uint8_t *first = kmalloc(SPAN * SECTOR_SIZE), *again = kmalloc(SPAN * SECTOR_SIZE);
+	uint8_t *whole = kmalloc(4 * SECTOR_SIZE), *halves = kmalloc(4 * SECTOR_SIZE);
+
+	CHECK(first && again && whole && halves);
+	CHECK(blk_capacity() >= (SPAN + 1) * CHUNK);
+	for (int i = 0; i < SPAN; i++)
+		CHECK_EQ(blk_read(i * CHUNK + i, first + i * SECTOR_SIZE, 1), 0);
+	uint64_t sent = blk_requests();
+	CHECK_EQ(blk_read((SPAN - 1) * CHUNK, whole, 4), 0); /* the newest chunk: cached */
+	CHECK_EQ(blk_requests(), sent);
+	for (int i = 0; i < SPAN; i++)
+		CHECK_EQ(blk_read(i * CHUNK + i, again + i * SECTOR_SIZE, 1), 0);
+	CHECK(blk_requests() > sent); /* the oldest chunks had been replaced */
+	CHECK(memcmp(first, again, SPAN * SECTOR_SIZE) == 0);
+
+	CHECK_EQ(blk_read(CHUNK - 2, whole, 4), 0);
+	CHECK_EQ(blk_read(CHUNK - 2, halves, 2), 0);
+	CHECK_EQ(blk_read(CHUNK, halves + 2 * SECTOR_SIZE, 2), 0);
+	CHECK(memcmp(whole, halves, 4 * SECTOR_SIZE) == 0);
+	test_metric("requests", blk_requests());
+	kfree(first);
+	kfree(again);
+	kfree(whole);
+	kfree(halves);
+}
+
 KTEST(keos, fs_open_missing)
 {
 	char longname[200];
