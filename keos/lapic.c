@@ -150,7 +150,9 @@ void lapic_send_init_sipi(uint8_t vector_page)
 {
 	const uint32_t all_but_self = 3 << 18;
 	icr_send(0, all_but_self | 0x4500); /* INIT, level assert */
-	delay_us(10000);
+	/* No 10 ms wait after INIT: the MP specification's delay is for old CPUs, and
+	 * Linux (smp_quirk_init_udelay) skips it on AMD family 0xF and later, which
+	 * QEMU's qemu64 is. It was a tenth of every boot. */
 	for (int i = 0; i < 2; i++) { /* the architecture's two STARTUPs */
 		icr_send(0, all_but_self | 0x4600 | vector_page);
 		delay_us(200);

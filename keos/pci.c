@@ -42,6 +42,12 @@ void pci_write16(const struct pci_dev *d, uint8_t off, uint16_t v)
 	outw(PCI_CONFIG_DATA + (off & 2), v);
 }
 
+void pci_write32(const struct pci_dev *d, uint8_t off, uint32_t v)
+{
+	outl(PCI_CONFIG_ADDRESS, config_address(d->bus, d->slot, d->func, off));
+	outl(PCI_CONFIG_DATA, v);
+}
+
 /* Does this function exist? An empty slot reads as all ones. */
 static bool probe(uint8_t bus, uint8_t slot, uint8_t func, struct pci_dev *out)
 {

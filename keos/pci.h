@@ -26,6 +26,7 @@ struct pci_dev {
 uint32_t pci_read32(const struct pci_dev *d, uint8_t off);
 uint16_t pci_read16(const struct pci_dev *d, uint8_t off);
 void pci_write16(const struct pci_dev *d, uint8_t off, uint16_t v);
+void pci_write32(const struct pci_dev *d, uint8_t off, uint32_t v);
 
 /* Scan every bus for the first function with this vendor/device id; false if none. */
 bool pci_find(uint16_t vendor, uint16_t device, struct pci_dev *out);

@@ -23,6 +23,7 @@
 
 #define VIRTIO_VENDOR		 0x1af4
 #define VIRTIO_BLK_LEGACY_DEVICE 0x1001
+#define VIRTIO_BLK_IOBASE	 0xc000 /* BAR0's ports if the firmware assigned none */
 
 /* Legacy register block, as offsets from BAR0 (MSI-X off: device config at 0x14). */
 #define VIRTIO_DEVICE_FEATURES 0x00 /* 32 bits, read-only */
@@ -197,6 +198,12 @@ int blk_init(void)
 		return -1;
 	}
 	disk.iobase = bar0 & ~0x3u;
+	if (disk.iobase == 0) {
+		/* A firmware that leaves PCI unconfigured (qboot, the harness's fast boot)
+		 * gave the BAR no ports: give it the ones SeaBIOS would have. */
+		pci_write32(&dev, PCI_BAR0, VIRTIO_BLK_IOBASE);
+		disk.iobase = pci_read32(&dev, PCI_BAR0) & ~0x3u;
+	}
 	pci_enable(&dev, PCI_COMMAND_IO | PCI_COMMAND_MASTER);
 
 	/* The legacy initialization sequence (virtio 0.9.5, "Device Initialization"). */
