@@ -12,6 +12,7 @@ Python process itself dies.
 import atexit
 import ctypes
 import errno
+import functools
 import os
 import re
 import selectors
@@ -110,18 +111,41 @@ def fw_cfg_string(name, value):
     return f"name={name},string={value.replace(',', ',,')}"
 
 
+# The firmware of a -kernel boot: qboot, the minimal one QEMU ships beside SeaBIOS, when
+# this QEMU has it. It neither sets PCI devices up nor runs option ROMs, so it reaches the
+# kernel in half of SeaBIOS's time (a one-test run: 0.19 s -> 0.10 s, measured
+# 2026-11-26); the kernel gives the disk its I/O ports itself (keos/virtio_blk.c).
+FAST_BIOS = "qboot.rom"
+
+
+@functools.lru_cache(maxsize=None)
+def fast_bios():
+    """["-bios", "qboot.rom"] if QEMU's firmware folders (`-L help`) hold it, else []
+    (SeaBIOS, QEMU's default: slower, same kernel)."""
+    try:
+        dirs = subprocess.run([QEMU, "-L", "help"], capture_output=True, text=True,
+                              timeout=30).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return ["-bios", FAST_BIOS] if any((Path(d) / FAST_BIOS).is_file() for d in dirs) else []
+
+
 def boot_args(image):
     """How QEMU boots `image`: a .iso through SeaBIOS and GRUB (multiboot2), anything
-    else as a multiboot1 kernel loaded by QEMU itself (-kernel: no GRUB, no ISO)."""
+    else as a multiboot1 kernel loaded by QEMU itself (-kernel: no GRUB, no ISO), after
+    the fast firmware if there is one."""
     if str(image).endswith(".iso"):
         return ["-boot", "d", "-cdrom", str(image)]
-    return ["-kernel", str(image)]
+    return fast_bios() + ["-kernel", str(image)]
 
 
 def machine_args(cpu=None, smp=SMP, memory=MEMORY, accel="tcg,thread=multi"):
     """The emulated machine alone: CPU with SVM and NPT, vCPUs, RAM, no display, and the
-    isa-debug-exit port through which the kernel ends QEMU with its verdict."""
+    isa-debug-exit port through which the kernel ends QEMU with its verdict. No default
+    devices (-nodefaults): the VGA card and network card QEMU adds otherwise bring option
+    ROMs that SeaBIOS spends a quarter of a short run on, and the kernel uses neither."""
     return [
+        "-nodefaults",
         "-cpu", cpu or CPU,
         "-smp", str(smp),
         "-accel", accel,
