@@ -79,7 +79,7 @@ BUILD_JOBS = 2
 # KEOS_MUTANT_RUBRIC_LIMITS=1 runs the hangs with the rubric's own limits (a hanging
 # solution's full grade, as students get it).
 HANG_BUDGET_SHARE = 0.25
-HANG_BUDGET_FLOOR_S = 1.0
+HANG_BUDGET_FLOOR_S = 0.5
 HANG_STALL_S = 3.0
 RUBRIC_LIMITS = bool(os.environ.get("KEOS_MUTANT_RUBRIC_LIMITS"))
 NOT_COPIED = ("build", ".git", "grader", "handouts")   # the kernel build needs none of them
