@@ -4,11 +4,15 @@ are the student versions (tools/student-copy.awk) and name nothing the handout l
 
 import glob
 import re
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from harness import qemu
 from harness.paths import ROOT
+from harness.plugin import once_per_session
 
 # What a student's README and grader/README.md must not say: the handout has none of it.
 STAFF_ONLY = {
@@ -18,14 +22,20 @@ STAFF_ONLY = {
 
 
 @pytest.fixture(scope="module")
-def handout(tmp_path_factory):
+def handout(request):
+    """The handout, exported and built once per pytest run (xdist workers included)."""
     if not (ROOT / "solution").is_dir():
         pytest.skip("this copy is already a handout")
-    out = tmp_path_factory.mktemp("handout") / "handout"
-    done = subprocess.run(["tools/mkhandout.sh", str(out)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, f"mkhandout failed:\n{done.stdout}\n{done.stderr}"
-    return out
+
+    def export():
+        out = qemu.BUILD / "handout-test"
+        shutil.rmtree(out, ignore_errors=True)
+        done = subprocess.run(["tools/mkhandout.sh", str(out)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=600)
+        return str(out), done.returncode, done.stdout + done.stderr
+    out, status, output = once_per_session(request.config, "handout", export)
+    assert status == 0, f"mkhandout failed:\n{output}"
+    return Path(out)
 
 
 def test_handout_has_no_solution_and_builds(handout):
