@@ -10,7 +10,8 @@
   (FAIL or PANIC, 0 points).
 * the grade with each boot, side by side: grade.py on build/solution/kernel.elf (direct)
   and on build/solution/keos.iso (SeaBIOS and GRUB), interleaved, M runs each (default
-  5); the claim is a median of at most 5 s.
+  5); the claim is a median of at most 5 s with the direct boot, the grade's default (the
+  issue: "it counts with the direct boot"). The ISO's is printed beside it as INFO.
 
 It prints one line per claim with the numbers and writes build/bench-claims.json.
 Timeouts are the rubric's, times env KEOS_TIMEOUT_SCALE. Exit status 1 if a claim does
@@ -130,9 +131,9 @@ def main(argv=None):
                         "holds": caught == len(runs)}
     walls, problems = grade_walls(args.grade_runs)
     for boot, w in walls.items():
+        holds = bool(w) and not problems and statistics.median(w) <= GRADE_MEDIAN_S
         claims[f"grade-{boot}"] = {"time": bench.summary(w) if w else None,
-                                   "holds": bool(w) and not problems and
-                                   statistics.median(w) <= GRADE_MEDIAN_S}
+                                   "holds": holds if boot == "direct" else None}
 
     report = {"date": bench.now(), "cpus": os.cpu_count(),
               "load_average_1min_at_end": round(os.getloadavg()[0], 2),
@@ -159,11 +160,12 @@ def main(argv=None):
     print(f"(written to {args.json}; took {report['bench_s']} s)")
     for p in problems:
         print(f"bench_claims.py: {p}", file=sys.stderr)
-    return 0 if all(c["holds"] for c in claims.values()) else 1
+    return 0 if all(c["holds"] is not False for c in claims.values()) else 1
 
 
 def verdict(claim):
-    return "HOLDS " if claim["holds"] else "FAILS "
+    """HOLDS or FAILS; INFO for a number measured beside the claims (holds None)."""
+    return {True: "HOLDS ", False: "FAILS ", None: "INFO  "}[claim["holds"]]
 
 
 def times(s):
