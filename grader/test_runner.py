@@ -33,6 +33,32 @@ def test_qemu_args_defaults_and_overrides():
     assert "opt/keos/test" not in " ".join(qemu_args(""))
 
 
+@pytest.mark.parametrize("has_qboot", [True, False])
+def test_direct_boot_takes_qboot_only_where_qemu_has_it(tmp_path, monkeypatch, has_qboot):
+    """-bios qboot.rom if a folder of `qemu -L help` holds it, else SeaBIOS (no -bios);
+    the ISO boots through SeaBIOS either way (qboot cannot boot a CD)."""
+    firmware = tmp_path / "share"
+    firmware.mkdir()
+    if has_qboot:
+        (firmware / "qboot.rom").write_bytes(b"rom")
+    fake = tmp_path / "qemu"
+    fake.write_text(f"#!/bin/sh\n[ \"$1 $2\" = \"-L help\" ] && echo {tmp_path}/none && "
+                    f"echo {firmware}\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(hq, "QEMU", str(fake))
+    hq.fast_bios.cache_clear()
+    try:
+        direct = " ".join(qemu_args("t", image="x/kernel.elf"))
+        assert ("-bios qboot.rom -kernel x/kernel.elf" in direct) == has_qboot, direct
+        assert "-bios" not in " ".join(qemu_args("t", image="x/keos.iso"))
+        assert direct.startswith("-nodefaults "), direct
+        monkeypatch.setattr(hq, "QEMU", str(tmp_path / "no-such-qemu"))
+        hq.fast_bios.cache_clear()
+        assert hq.fast_bios() == []
+    finally:
+        hq.fast_bios.cache_clear()
+
+
 def test_log_names_are_safe_and_distinct():
     a = log_name("test_x.py::test_run[keos.palloc-4]")
     b = log_name("test_x.py::test_run[keos.palloc-2]")
