@@ -121,7 +121,9 @@ FAST_BIOS = "qboot.rom"
 @functools.lru_cache(maxsize=None)
 def fast_bios():
     """["-bios", "qboot.rom"] if QEMU's firmware folders (`-L help`) hold it, else []
-    (SeaBIOS, QEMU's default: slower, same kernel)."""
+    (SeaBIOS, QEMU's default: slower, same kernel). Env KEOS_QBOOT=0: SeaBIOS anyway."""
+    if os.environ.get("KEOS_QBOOT") == "0":
+        return []
     try:
         dirs = subprocess.run([QEMU, "-L", "help"], capture_output=True, text=True,
                               timeout=30).stdout.split()
