@@ -41,14 +41,6 @@ def test_short_tests_go_out_in_batches():
     assert 49 <= schedule.batch_size(["a"] * 500, known) <= 50     # 0.5 s (a float's sum)
 
 
-def test_workers_estimates_reach_the_controller_once():
-    run = "test-" + str(id(schedule))
-    schedule.share_estimates(run, {"a": 0.1, "b": 2.0})
-    assert schedule.take_estimates(run) == {"a": 0.1, "b": 2.0}
-    assert not schedule.estimates_file(run).exists()
-    assert schedule.take_estimates(run) == {}
-
-
 def run_session(folder):
     """pytest -n 2 -v on `folder` with the plugin; {worker: [test names in the order it
     ran them]}."""

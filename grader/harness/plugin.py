@@ -82,8 +82,7 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     """In an xdist worker under our scheduler: longest tests first (harness/schedule.py)."""
     if getattr(config, "workerinput", {}).get(LONGEST_FIRST):
-        items[:], times = schedule.longest_first(items, schedule.load(config))
-        schedule.share_estimates(config.keos_run_id, times)
+        items[:] = schedule.longest_first(items, schedule.load(config))[0]
 
 
 @pytest.hookimpl(optionalhook=True)

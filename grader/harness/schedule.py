@@ -16,14 +16,9 @@ Only `--dist load` (what `-n N` means) is replaced; `--dist loadgroup` and the o
 are xdist's own.
 """
 
-import json
-import os
-import tempfile
-from pathlib import Path
-
 SHORT_S = 0.5           # shorter tests keep their collection order, after the long ones
 QUEUED = 2              # tests queued on each worker: the one running and the next
-BATCH_S = 0.5           # short tests (timed, or estimated by markers) go out this many s at once
+BATCH_S = 0.5           # short tests timed in the last run go out this many seconds at once
 BATCH_MAX = 200
 # A test's estimated seconds when it was never timed: by its first marker found here.
 GUESS_S = {"course": 10.0, "mutants": 2.0, "kernel": 1.0}
@@ -79,36 +74,10 @@ def batch_size(nodeids, known):
     return max(n, 1)
 
 
-def estimates_file(run_id):
-    """Where the workers leave their estimates for the controller (xdist tells it only
-    the node ids they collected), one file per run."""
-    return Path(tempfile.gettempdir()) / f"keos-schedule-{run_id}.json"
-
-
-def share_estimates(run_id, times):
-    """A worker's {node id: estimated seconds} (longest_first's), for the controller: a
-    first run, with nothing timed yet, can then batch the tests its markers call short."""
-    path = estimates_file(run_id)
-    temporary = path.with_suffix(f".{os.getpid()}")
-    temporary.write_text(json.dumps(times))
-    os.replace(temporary, path)          # the workers write the same; never half a file
-
-
-def take_estimates(run_id):
-    """The workers' estimates ({} if none arrived); the file is removed."""
-    path = estimates_file(run_id)
-    try:
-        times = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    path.unlink(missing_ok=True)
-    return times
-
-
 def make_scheduler(config, log):
     """The xdist scheduler for the controller, which sees node ids, not markers: it keeps
     the order the workers collected (longest_first) and sends one test at a time, or a
-    batch of short ones (batch_size, by the workers' estimates, else the last run's times)."""
+    batch of short ones (batch_size)."""
     from xdist.scheduler import LoadScheduling
     known = load(config)
 
@@ -123,7 +92,6 @@ def make_scheduler(config, log):
                 self.log("**Different tests collected, aborting run**")
                 return
             self.collection = list(self.node2collection.values())[0]
-            known.update(take_estimates(config.keos_run_id))
             self.pending[:] = range(len(self.collection))
             for _ in range(QUEUED):             # round robin: the longest ones spread out
                 for node in self.nodes:
