@@ -31,16 +31,6 @@ def test_longest_first_by_last_time_then_markers():
     assert times["b"] == schedule.GUESS_S["course"] and times["a"] == schedule.DEFAULT_GUESS_S
 
 
-def test_short_tests_go_out_in_batches():
-    known = {"a": 0.01, "b": 0.2, "c": 0.2, "d": 0.2, "long": 3.0, "tiny": 0.001}
-    assert schedule.batch_size(["a", "b", "c", "d"], known) == 3     # 0.41 s; d would pass
-    assert schedule.batch_size(["a", "long", "b"], known) == 1       # a long one stops it
-    assert schedule.batch_size(["long", "a"], known) == 1
-    assert schedule.batch_size(["new", "a"], known) == 1             # never timed: alone
-    assert schedule.batch_size(["tiny"] * 500, known) == schedule.BATCH_MAX
-    assert 49 <= schedule.batch_size(["a"] * 500, known) <= 50     # 0.5 s (a float's sum)
-
-
 def run_session(folder):
     """pytest -n 2 -v on `folder` with the plugin; {worker: [test names in the order it
     ran them]}."""

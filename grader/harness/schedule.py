@@ -8,9 +8,7 @@ a test never timed is estimated from its markers), and the
 scheduler gives the next test in that order to whichever worker has room: list
 scheduling, QUEUED tests on each worker (a worker starts a test once it knows the next).
 The short tests keep their collection order among themselves, so that a file's tests
-still mostly run one after the other, and go out in batches of about BATCH_S seconds:
-one at a time, each of the 2,000 instruction-decoder tests cost a round trip between
-the controller and a worker, and the 2 s of them took 20 s.
+still mostly run one after the other.
 
 Only `--dist load` (what `-n N` means) is replaced; `--dist loadgroup` and the others
 are xdist's own.
@@ -18,8 +16,6 @@ are xdist's own.
 
 SHORT_S = 0.5           # shorter tests keep their collection order, after the long ones
 QUEUED = 2              # tests queued on each worker: the one running and the next
-BATCH_S = 0.5           # short tests timed in the last run go out this many seconds at once
-BATCH_MAX = 200
 # A test's estimated seconds when it was never timed: by its first marker found here.
 GUESS_S = {"course": 10.0, "mutants": 2.0, "kernel": 1.0}
 DEFAULT_GUESS_S = 0.1
@@ -61,25 +57,10 @@ def longest_first(items, known):
     return long + [i for i in items if times[i.nodeid] < SHORT_S], times
 
 
-def batch_size(nodeids, known):
-    """How many of `nodeids` (the next pending tests, in order) to send at once: the short
-    ones the last run timed, up to BATCH_S seconds of them (at most BATCH_MAX); else one
-    (a long test, or one never timed, goes alone)."""
-    total, n = 0.0, 0
-    for nodeid in nodeids[:BATCH_MAX]:
-        seconds = known.get(nodeid)
-        if seconds is None or seconds >= SHORT_S or (n and total + seconds > BATCH_S):
-            break
-        total, n = total + seconds, n + 1
-    return max(n, 1)
-
-
 def make_scheduler(config, log):
     """The xdist scheduler for the controller, which sees node ids, not markers: it keeps
-    the order the workers collected (longest_first) and sends one test at a time, or a
-    batch of short ones (batch_size)."""
+    the order the workers collected (longest_first) and sends one test at a time."""
     from xdist.scheduler import LoadScheduling
-    known = load(config)
 
     class LongestFirst(LoadScheduling):
         def schedule(self):
@@ -107,7 +88,6 @@ def make_scheduler(config, log):
                 node.shutdown()
                 return
             while self.pending and len(self.node2pending[node]) < QUEUED:
-                ahead = [self.collection[i] for i in self.pending[:BATCH_MAX]]
-                self._send_tests(node, batch_size(ahead, known))
+                self._send_tests(node, 1)
 
     return LongestFirst(config, log)
