@@ -196,6 +196,20 @@ def test_watchdog_stops_a_loop_and_shows_every_cpu(keos, test, budget, why):
 
 
 @pytest.mark.kernel
+def test_a_loop_around_a_frameless_leaf_is_named(keos):
+    """GCC gives a leaf function no frame. Caught inside one (nearly always, here: the
+    leaf is where the loop spends its time), the backtrace must still name the leaf's
+    caller, the loop (keos/panic.c, frameless_so_far), not skip to the test runner."""
+    test = "selftest.loop_calling_leaf"
+    result = keos(test, timeout=20, watchdog=1, stall=2)
+    result.expect(Verdict.TIMEOUT)
+    stuck = next(c for c in result.log.watchdog.cpus if c.thread == test)
+    names = [f.function for f in stuck.frames]
+    loop = "ktest_selftest_loop_calling_leaf"
+    assert names[:2] == ["spin_in_leaf", loop] or names[0] == loop, result.explain()
+
+
+@pytest.mark.kernel
 def test_lock_taken_twice_panics_with_both_places(keos):
     result = keos("selftest.lock_twice")
     result.expect(Verdict.PANIC)

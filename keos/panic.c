@@ -78,6 +78,34 @@ void backtrace_from(uint64_t rip, uint64_t rbp)
 	walk_frames(0, rip, rbp);
 }
 
+static bool is_push(const uint8_t *b) /* push %reg, or sub $n, %rsp */
+{
+	return (b[0] & 0xf8) == 0x50 || (b[0] == 0x41 && (b[1] & 0xf8) == 0x50) ||
+	       (b[0] == 0x48 && (b[1] == 0x83 || b[1] == 0x81) && b[2] == 0xec);
+}
+
+/*
+ * GCC gives a leaf function no frame at all, -fno-omit-frame-pointer or not
+ * (GCC 12 ignores -mno-omit-leaf-frame-pointer): rbp is its caller's frame for
+ * all of it, and a walk from rbp skips the caller. A function that starts with
+ * no push and has no `push %rbp; mov %rsp, %rbp` before rip has the return
+ * address at rsp (one that pushed registers later is not decoded: the caller
+ * checks the address is kernel text).
+ */
+static bool frameless_so_far(uint64_t rip)
+{
+	uint64_t off = 0;
+	if (!symbol_lookup(rip, &off))
+		return false;
+	const uint8_t *p = (const uint8_t *)(rip - off);
+	if (is_push(p))
+		return false;
+	for (; p + 4 <= (const uint8_t *)rip; p++)
+		if (p[0] == 0x55 && p[1] == 0x48 && p[2] == 0x89 && p[3] == 0xe5)
+			return false;
+	return true;
+}
+
 /*
  * An interrupt can stop a function before its `push %rbp; mov %rsp, %rbp` is
  * done, or at its `ret`: rbp is then still its caller's frame, and a walk
@@ -94,6 +122,8 @@ static uint64_t return_address_on_stack(uint64_t rip, uint64_t rsp)
 		return ((uint64_t *)rsp)[0];
 	if (insn[0] == 0x48 && insn[1] == 0x89 && insn[2] == 0xe5) /* mov %rsp, %rbp */
 		return ((uint64_t *)rsp)[1];
+	if (frameless_so_far(rip))
+		return ((uint64_t *)rsp)[0];
 	return 0;
 }
 

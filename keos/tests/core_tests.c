@@ -199,6 +199,22 @@ KTEST(selftest, loop_forever)
 		pause();
 }
 
+/* A leaf GCC leaves frameless, where a loop that calls it spends nearly all its time:
+ * the watchdog's backtrace must still name the loop's function (keos/panic.c). */
+static __attribute__((noinline)) uint64_t spin_in_leaf(volatile uint64_t *x)
+{
+	for (int i = 0; i < 1000000; i++)
+		*x += i;
+	return *x;
+}
+
+KTEST(selftest, loop_calling_leaf)
+{
+	volatile uint64_t x = 0;
+	for (;;)
+		spin_in_leaf(&x);
+}
+
 /* The watchdog's cases (keos/watchdog.c): a CPU stuck with interrupts off, a lock taken
  * twice, two CPUs that each hold the lock the other waits for. */
 KTEST(selftest, loop_irqs_off)
