@@ -42,10 +42,22 @@ void pci_write16(const struct pci_dev *d, uint8_t off, uint16_t v)
 	outw(PCI_CONFIG_DATA + (off & 2), v);
 }
 
-void pci_write32(const struct pci_dev *d, uint8_t off, uint32_t v)
+static void pci_write32(const struct pci_dev *d, uint8_t off, uint32_t v)
 {
 	outl(PCI_CONFIG_ADDRESS, config_address(d->bus, d->slot, d->func, off));
 	outl(PCI_CONFIG_DATA, v);
+}
+
+uint16_t pci_io_base(const struct pci_dev *d, uint8_t bar, uint16_t if_unassigned)
+{
+	uint32_t value = pci_read32(d, bar);
+	if (!(value & PCI_BAR_IO))
+		return 0;
+	if ((value & ~0x3u) == 0) {
+		pci_write32(d, bar, if_unassigned);
+		value = pci_read32(d, bar);
+	}
+	return (uint16_t)(value & ~0x3u);
 }
 
 /* Does this function exist? An empty slot reads as all ones. */

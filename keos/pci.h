@@ -26,7 +26,12 @@ struct pci_dev {
 uint32_t pci_read32(const struct pci_dev *d, uint8_t off);
 uint16_t pci_read16(const struct pci_dev *d, uint8_t off);
 void pci_write16(const struct pci_dev *d, uint8_t off, uint16_t v);
-void pci_write32(const struct pci_dev *d, uint8_t off, uint32_t v);
+/*
+ * The first I/O port of an I/O-space BAR (offset `bar`), 0 if it is a memory BAR. A
+ * firmware that leaves PCI unconfigured (qboot) gives the BAR no ports: it then gets
+ * `if_unassigned` (the ports SeaBIOS would have chosen).
+ */
+uint16_t pci_io_base(const struct pci_dev *d, uint8_t bar, uint16_t if_unassigned);
 
 /* Scan every bus for the first function with this vendor/device id; false if none. */
 bool pci_find(uint16_t vendor, uint16_t device, struct pci_dev *out);

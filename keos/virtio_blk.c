@@ -182,7 +182,6 @@ static int setup_queue(void)
 int blk_init(void)
 {
 	struct pci_dev dev;
-	uint32_t bar0;
 	uint8_t status;
 
 	if (disk.ready)
@@ -192,17 +191,10 @@ int blk_init(void)
 		       VIRTIO_VENDOR, VIRTIO_BLK_LEGACY_DEVICE);
 		return -1;
 	}
-	bar0 = pci_read32(&dev, PCI_BAR0);
-	if (!(bar0 & PCI_BAR_IO)) {
+	disk.iobase = pci_io_base(&dev, PCI_BAR0, VIRTIO_BLK_IOBASE);
+	if (disk.iobase == 0) {
 		printk("virtio-blk: BAR0 is not I/O space (run QEMU with disable-modern=on)\n");
 		return -1;
-	}
-	disk.iobase = bar0 & ~0x3u;
-	if (disk.iobase == 0) {
-		/* A firmware that leaves PCI unconfigured (qboot, the harness's fast boot)
-		 * gave the BAR no ports: give it the ones SeaBIOS would have. */
-		pci_write32(&dev, PCI_BAR0, VIRTIO_BLK_IOBASE);
-		disk.iobase = pci_read32(&dev, PCI_BAR0) & ~0x3u;
 	}
 	pci_enable(&dev, PCI_COMMAND_IO | PCI_COMMAND_MASTER);
 
