@@ -108,10 +108,6 @@ def _chain(frame, places):
     return places.get(frame.addr) or [Place(f"{frame.function}+0x{frame.offset:x}")]
 
 
-def _place(frame, places):
-    return _chain(frame, places)[0]
-
-
 def symbolize(text, elf):
     """Replace each '0x<addr> <function+0xoff>' in text with 'function (file:line)'."""
     addrs = [int(m.group(1), 16) for m in _ADDR_SYM.finditer(text)]
