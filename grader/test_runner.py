@@ -215,6 +215,9 @@ def _wait_for_pid(pidfile, proc):
     raise AssertionError("the fake QEMU never started")
 
 
+SIGNAL_EXIT_S = 30     # how long the harness may take to stop after a signal
+
+
 def _wait_gone(pid, start_time, seconds=5):
     end = time.monotonic() + seconds
     while time.monotonic() < end and hq.is_alive(pid, start_time):
@@ -239,12 +242,40 @@ def test_no_qemu_outlives_the_harness(tmp_path, how):
         start_time = hq.proc_start_time(pid)
         assert hq.is_alive(pid, start_time)
         proc.send_signal(how)
-        proc.wait(10)
+        try:
+            # Generous: a loaded 2-core machine (a clean clone's make check) once took
+            # over 10 s. A harness that ignores the signal still fails, with its stderr.
+            proc.wait(SIGNAL_EXIT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"the harness was still running {SIGNAL_EXIT_S} s after "
+                                 f"{how.name}; its stderr:\n{err.decode(errors='replace')}")
         assert _wait_gone(pid, start_time), f"fake QEMU {pid} survived {how.name}"
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_no_qemu_starts_after_stop_all(tmp_path):
+    """Once stop_all() has run (grade.py on Ctrl-C), run() starts no QEMU: a pool's worker
+    thread that had taken a test would otherwise boot it, and a hung test holds the
+    interrupted grade for its whole budget."""
+    pidfile = tmp_path / "fake.pid"
+    script = (f"import sys; sys.path.insert(0, {str(GRADER)!r})\n"
+              f"from harness import qemu\n"
+              f"qemu.stop_all()\n"
+              f"try:\n"
+              f"    qemu.run('fake.hang', timeout=3, qemu={FAKE_QEMU!r}, "
+              f"log_path={str(tmp_path / 'x.log')!r})\n"
+              f"except qemu.Stopped as e:\n"
+              f"    print('stopped:', e)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, FAKE_QEMU_PIDFILE=str(pidfile)))
+    assert done.stdout.startswith("stopped: not starting QEMU for fake.hang"), \
+        done.stdout + done.stderr
+    assert not pidfile.exists(), "a QEMU was started after stop_all()"
 
 
 def test_make_run_goes_through_the_harness():

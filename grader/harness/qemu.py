@@ -241,6 +241,14 @@ def _blkreplay_drive(spec, drive_id):
 # Process bookkeeping: every QEMU this process starts, so none can be left behind.
 
 _live = {}        # pid -> Popen, QEMUs started and not yet reaped
+# Set by stop_all(): from then on run() starts no QEMU. (grade.py's main thread stops
+# everything on Ctrl-C while a worker thread may be between taking a test and starting
+# its QEMU; that QEMU would run, a hung test to its budget, before the pool could end.)
+_stopping = False
+
+
+class Stopped(Exception):
+    """run() was called, or was starting its QEMU, after stop_all()."""
 _libc = None
 
 
@@ -320,6 +328,9 @@ def stop_pid(pid):
 
 
 def stop_all():
+    """Stop every QEMU this process started, and start no more (see _stopping)."""
+    global _stopping
+    _stopping = True            # before the list: a run() that misses it is in the list
     for proc in list(_live.values()):
         stop(proc)
 
@@ -397,6 +408,8 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
     if len(test.encode()) > SELECTION_MAX:
         raise ValueError(f"test selection of {len(test.encode())} bytes: the kernel reads at "
                          f"most {SELECTION_MAX} (use group.* patterns or several runs)")
+    if _stopping:
+        raise Stopped(f"not starting QEMU for {test}: this process is stopping its QEMUs")
     program = list(qemu) if qemu else [find_qemu()]
     if watchdog is None:
         watchdog = timeout * WATCHDOG_SHARE
@@ -424,6 +437,9 @@ def run(test, *, timeout=30.0, smp=SMP, cpu=None, extra=(), log_path=None, qemu=
         finally:
             os.close(channel_w)             # QEMU holds it now: EOF when QEMU is gone
         _live[proc.pid] = proc
+        if _stopping:                       # stop_all() ran during the Popen above
+            stop(proc, 0)
+            raise Stopped(f"stopped QEMU for {test} as it started: this process is stopping")
         start_time = proc_start_time(proc.pid)
         reader = _Reader(log_file, t0, echo)
         channel = _Reader(channel_file, t0)
