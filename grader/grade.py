@@ -23,6 +23,7 @@ import argparse
 import fnmatch
 import json
 import os
+import signal
 import shlex
 import sys
 import time
@@ -163,6 +164,9 @@ def grade(items, args, out=print):
                         out(line(*rows[printed]))
                     printed += 1
         except BaseException:
+            # Stopping: a second Ctrl-C (official.py forwards the one its process group
+            # got) must not cut this short, or the pool waits for a hung test's QEMU.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             pool.shutdown(wait=False, cancel_futures=True)
             qemu.stop_all()
             raise
