@@ -97,6 +97,27 @@ def digest(path):
     return h.hexdigest()
 
 
+def group_processes(pgid):
+    """'pid state wchan command' of each process in a process group (from /proc): what
+    a child that ignored Ctrl-C was doing."""
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return ["  (no /proc on this host)"]
+    found = []
+    for entry in entries:
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[2]) != pgid:
+                continue
+            wchan = Path(f"/proc/{entry}/wchan").read_text()
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        found.append(f"  {entry} {stat[0]} {wchan or '-'} {cmd[:160]}")
+    return found
+
+
 class Batch:
     def __init__(self, args, subs, items):
         self.args = args
@@ -216,6 +237,10 @@ class Batch:
         """SIGINT to a child's process group (official.py, make, grade.py: grade.py stops
         its QEMUs), SIGKILL after a grace period. By the group we created, never by name."""
         for sig, grace in ((signal.SIGINT, STOP_GRACE_S), (signal.SIGKILL, None)):
+            if sig == signal.SIGKILL:
+                print(f"batch: {' '.join(proc.args[1:3])} did not stop within "
+                      f"{STOP_GRACE_S} s of Ctrl-C; killing its processes:\n"
+                      + "\n".join(group_processes(proc.pid)), file=sys.stderr, flush=True)
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError:

@@ -154,8 +154,8 @@ def grade(items, args, out=print):
     printed = 0
     order = longest_first(items, load_times(args.image))
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {k: pool.submit(run_one, items[k], args) for k in order}
         try:
+            futures = {k: pool.submit(run_one, items[k], args) for k in order}
             for k in range(len(items)):
                 result, scored = futures[k].result()
                 rows[k] = (items[k], result, scored)
@@ -164,9 +164,6 @@ def grade(items, args, out=print):
                         out(line(*rows[printed]))
                     printed += 1
         except BaseException:
-            # Stopping: a second Ctrl-C (official.py forwards the one its process group
-            # got) must not cut this short, or the pool waits for a hung test's QEMU.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
             pool.shutdown(wait=False, cancel_futures=True)
             qemu.stop_all()
             raise
@@ -219,7 +216,18 @@ def to_json(rows, args, earned, possible, wall_s, ideal_s):
     }
 
 
+def interrupted_once(signum, frame):
+    """SIGINT's handler: KeyboardInterrupt, and every later SIGINT ignored. official.py
+    forwards the Ctrl-C that its process group (this process included) already got; a
+    second KeyboardInterrupt would cut grade()'s cleanup short, and the pool would then
+    wait for a hung test's QEMU to reach its budget."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not under nohup
+        signal.signal(signal.SIGINT, interrupted_once)
     args = parse_args(argv)
     try:
         items = selected(rubric.load(args.rubric), args.only)
