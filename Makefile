@@ -356,9 +356,13 @@ gradescope:
 # Everything: host tests, kernel tests on the student and reference builds,
 # the grader's own checks (mutants included), the reference graded in other
 # configurations (grader/test_configs.py).
-check: all
-	$(if $(wildcard solution/project3),$(MAKE) SOLUTION=1 all)
-	$(PYTEST) -n 2 grader
+# CHECK_JOBS: pytest-xdist workers, and make's jobs for the two builds before them
+# (a clean build takes 6.9 s alone, 3.3 s with -j2 on 2 cores).
+CHECK_JOBS ?= 2
+check:
+	$(MAKE) --no-print-directory -j$(CHECK_JOBS) all
+	$(if $(wildcard solution/project3),$(MAKE) --no-print-directory -j$(CHECK_JOBS) SOLUTION=1 all)
+	$(PYTEST) -n $(CHECK_JOBS) grader
 
 # ---- prerequisites ----
 
