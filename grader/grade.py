@@ -23,8 +23,8 @@ import argparse
 import fnmatch
 import json
 import os
-import signal
 import shlex
+import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -257,14 +257,29 @@ def test_no_qemu_outlives_the_harness(tmp_path, how):
             proc.wait()
 
 
-def test_no_qemu_starts_after_stop_all(tmp_path):
-    """Once stop_all() has run (grade.py on Ctrl-C), run() starts no QEMU: a pool's worker
-    thread that had taken a test would otherwise boot it, and a hung test holds the
-    interrupted grade for its whole budget."""
+# stop_all() before run(), or while run() starts its QEMU (stop_all() sets the flag from
+# another thread; here the Popen does, deterministically).
+STOP_ALL_LANDS = {
+    "before": "qemu.stop_all()\n",
+    "during": "real = qemu.subprocess.Popen\n"
+              "def popen(*a, **k):\n"
+              "    proc = real(*a, **k)\n"
+              "    qemu.stop_all()\n"
+              "    return proc\n"
+              "qemu.subprocess = type(qemu.subprocess)('subprocess')\n"
+              "qemu.subprocess.__dict__.update(vars(__import__('subprocess')), Popen=popen)\n",
+}
+
+
+@pytest.mark.parametrize("when, says", [("before", "not starting QEMU for fake.hang"),
+                                        ("during", "stopped QEMU for fake.hang as it started")])
+def test_no_qemu_runs_after_stop_all(tmp_path, when, says):
+    """Once stop_all() has run (grade.py on Ctrl-C), run() starts no QEMU, and stops one it
+    was starting: a pool's worker thread that had taken a test would otherwise boot it,
+    and a hung test holds the interrupted grade for its whole budget."""
     pidfile = tmp_path / "fake.pid"
     script = (f"import sys; sys.path.insert(0, {str(GRADER)!r})\n"
-              f"from harness import qemu\n"
-              f"qemu.stop_all()\n"
+              f"from harness import qemu\n" + STOP_ALL_LANDS[when] +
               f"try:\n"
               f"    qemu.run('fake.hang', timeout=3, qemu={FAKE_QEMU!r}, "
               f"log_path={str(tmp_path / 'x.log')!r})\n"
@@ -272,9 +287,12 @@ def test_no_qemu_starts_after_stop_all(tmp_path):
               f"    print('stopped:', e)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60, env=dict(os.environ, FAKE_QEMU_PIDFILE=str(pidfile)))
-    assert done.stdout.startswith("stopped: not starting QEMU for fake.hang"), \
-        done.stdout + done.stderr
-    assert not pidfile.exists(), "a QEMU was started after stop_all()"
+    assert done.stdout.startswith(f"stopped: {says}"), done.stdout + done.stderr
+    if when == "before":
+        assert not pidfile.exists(), "a QEMU was started after stop_all()"
+    elif pidfile.exists() and pidfile.read_text():
+        pid = int(pidfile.read_text())
+        assert not hq.is_alive(pid, hq.proc_start_time(pid)), f"fake QEMU {pid} still runs"
 
 
 def test_make_run_goes_through_the_harness():

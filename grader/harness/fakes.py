@@ -22,6 +22,7 @@ def interruptible():
     KeyboardInterrupt: the child would not stop at all, and the test would fail."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
+
 # grade.py --rubric: one test of each kind the fake plays (50 of 100 points pass).
 FAKE_RUBRIC = """
 [defaults]

@@ -245,11 +245,11 @@ _live = {}        # pid -> Popen, QEMUs started and not yet reaped
 # everything on Ctrl-C while a worker thread may be between taking a test and starting
 # its QEMU; that QEMU would run, a hung test to its budget, before the pool could end.)
 _stopping = False
+_libc = None
 
 
 class Stopped(Exception):
     """run() was called, or was starting its QEMU, after stop_all()."""
-_libc = None
 
 
 def _load_libc():
@@ -504,5 +504,5 @@ def _pump(proc, readers, channel, deadline, exit_grace):
 
 
 __all__ = ["run", "qemu_args", "boot_args", "machine_args", "CHANNEL", "QemuMissing",
-           "is_alive", "live_pids", "stop_all", "parse_log", "ROOT", "BUILD", "BOOT", "IMAGE",
+           "Stopped", "is_alive", "live_pids", "stop_all", "parse_log", "ROOT", "BUILD", "BOOT", "IMAGE",
            "ISO", "DISK", "LOG_DIR"]
