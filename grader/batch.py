@@ -42,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import official                          # noqa: E402  (after the path fix above)
-from harness import report, rubric      # noqa: E402
+from harness import qemu, report, rubric  # noqa: E402
 from harness.paths import GRADER, ROOT  # noqa: E402
 
 ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2|tar\.xz|txz)$")
@@ -101,20 +101,20 @@ def group_processes(pgid):
     """'pid state wchan command' of each process in a process group (from /proc): what
     a child that ignored Ctrl-C was doing."""
     try:
-        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+        pids = [int(e) for e in os.listdir("/proc") if e.isdigit()]
     except OSError:
         return ["  (no /proc on this host)"]
     found = []
-    for entry in entries:
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            if int(stat[2]) != pgid:
-                continue
-            wchan = Path(f"/proc/{entry}/wchan").read_text()
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, ValueError, IndexError):
+    for pid in pids:
+        fields = qemu.proc_stat(pid)
+        if not fields or int(fields[2]) != pgid:        # field 5: the process group
             continue
-        found.append(f"  {entry} {stat[0]} {wchan or '-'} {cmd[:160]}")
+        try:
+            wchan = Path(f"/proc/{pid}/wchan").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        found.append(f"  {pid} {fields[0]} {wchan or '-'} {cmd[:160]}")
     return found
 
 

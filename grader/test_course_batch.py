@@ -37,8 +37,8 @@ JOBS = 2
 # A mutant whose knock-on effects are deterministic (no "only when two vCPUs race"). Its
 # score (64) lies between the reference's and the skeleton's, so a batch that swapped two
 # graded submissions' results would show (tests_edited has its student files, and must
-# score the same). (A second, mmio_overflow at 97, showed nothing
-# those three do not, and cost a full grade: 20 boots and a build.)
+# score the same). (A second, mmio_overflow at 97, showed nothing those three do not, and
+# cost a full grade: 20 boots and a build.)
 MUTANTS = ("pager_no_offset",)
 # Their scores come from grading each mutant's own kernel (test_grader_mutants' build of
 # the whole repository with SOLUTION=1), never from a number written here.

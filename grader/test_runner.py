@@ -258,7 +258,8 @@ def test_no_qemu_outlives_the_harness(tmp_path, how):
 
 
 # stop_all() before run(), or while run() starts its QEMU (stop_all() sets the flag from
-# another thread; here the Popen does, deterministically).
+# another thread; here the Popen does, deterministically). Only qemu.py's direct
+# subprocess.Popen is wrapped: subprocess.run (fast_bios's `qemu -L help`) keeps the real one.
 STOP_ALL_LANDS = {
     "before": "qemu.stop_all()\n",
     "during": "real = qemu.subprocess.Popen\n"

@@ -114,7 +114,7 @@ def fw_cfg_string(name, value):
 # The firmware of a -kernel boot: qboot, the minimal one QEMU ships beside SeaBIOS, when
 # this QEMU has it. It neither sets PCI devices up nor runs option ROMs, so it reaches the
 # kernel in half of SeaBIOS's time (a one-test run: 0.19 s -> 0.10 s, measured
-# 2026-11-26); the kernel gives the disk its I/O ports itself (keos/virtio_blk.c).
+# 2026-11-26); the kernel gives the disk its I/O ports itself (pci_io_base, keos/pci.c).
 FAST_BIOS = "qboot.rom"
 
 
@@ -277,24 +277,27 @@ def _die_with_parent(parent):
     return child
 
 
+def proc_stat(pid):
+    """The fields of /proc/<pid>/stat after the command name (field 3, the state, comes
+    first), or None if the process is gone. The name is in parentheses and may hold
+    spaces, so the split starts after its last ')'."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def proc_start_time(pid):
     """Field 22 of /proc/<pid>/stat (start time in clock ticks), or None if gone.
     With the PID it identifies a process even if the PID is later reused."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    # The command name (field 2) is in parentheses and may contain spaces.
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = proc_stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def proc_state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
+    fields = proc_stat(pid)
+    return fields[0] if fields else None
 
 
 def is_alive(pid, start_time):
@@ -504,5 +507,5 @@ def _pump(proc, readers, channel, deadline, exit_grace):
 
 
 __all__ = ["run", "qemu_args", "boot_args", "machine_args", "CHANNEL", "QemuMissing",
-           "Stopped", "is_alive", "live_pids", "stop_all", "parse_log", "ROOT", "BUILD", "BOOT", "IMAGE",
-           "ISO", "DISK", "LOG_DIR"]
+           "Stopped", "is_alive", "live_pids", "stop_all", "parse_log", "ROOT", "BUILD",
+           "BOOT", "IMAGE", "ISO", "DISK", "LOG_DIR"]
