@@ -19,7 +19,7 @@ def test_selftest_pass(keos):
 @pytest.mark.kernel
 def test_selftest_loop_forever_times_out(keos):
     """The host's timeout, the backstop: no kernel watchdog here (test_watchdog.py)."""
-    result = keos("selftest.loop_forever", timeout=3, watchdog=0)
+    result = keos("selftest.loop_forever", timeout=1.5, watchdog=0)
     result.expect(Verdict.TIMEOUT)
     assert result.log.started == ["selftest.loop_forever"]     # from the verdict channel
     assert "[test] selftest.loop_forever: start" in result.log.lines

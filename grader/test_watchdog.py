@@ -174,12 +174,14 @@ def test_rubric_refuses_a_budget_past_the_timeout(tmp_path):
 # ---- the real kernel ----
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("test, budget, why", [
-    ("selftest.loop_forever", 1, "no verdict within its budget"),
-    ("selftest.loop_irqs_off", 10, "interrupts off"),   # the stall limit comes first
+# The limits are short (a hung run costs all of its budget, and a whole CPU): the
+# watchdog looks every millisecond (keos/lapic.c's 1 ms timer, and every lock wait).
+@pytest.mark.parametrize("test, budget, stall, why", [
+    ("selftest.loop_forever", 0.3, 2, "no verdict within its budget"),
+    ("selftest.loop_irqs_off", 10, 0.3, "interrupts off"),   # the stall limit comes first
 ])
-def test_watchdog_stops_a_loop_and_shows_every_cpu(keos, test, budget, why):
-    result = keos(test, timeout=20, watchdog=budget, stall=2)
+def test_watchdog_stops_a_loop_and_shows_every_cpu(keos, test, budget, stall, why):
+    result = keos(test, timeout=20, watchdog=budget, stall=stall)
     result.expect(Verdict.TIMEOUT)
     wd = result.log.watchdog
     assert result.status == STATUS_TIMEOUT and wd and wd.ended, result.explain()
@@ -191,7 +193,7 @@ def test_watchdog_stops_a_loop_and_shows_every_cpu(keos, test, budget, why):
     assert detail.startswith("stuck in ") and re.search(
         rf"\bktest_{test.replace('.', '_')} \(keos/tests/core_tests.c:\d+\)", detail), detail
     # The kernel fired on time (measured by the kernel: wall times vary with the load).
-    expected_ms = (budget if why.startswith("no verdict") else 2) * 1000 * keos.scale
+    expected_ms = (budget if why.startswith("no verdict") else stall) * 1000 * keos.scale
     assert abs(wd.after_ms - expected_ms) < 500, result.explain()
 
 
@@ -201,7 +203,7 @@ def test_a_loop_around_a_frameless_leaf_is_named(keos):
     leaf is where the loop spends its time), the backtrace must still name the leaf's
     caller, the loop (keos/panic.c, frameless_so_far), not skip to the test runner."""
     test = "selftest.loop_calling_leaf"
-    result = keos(test, timeout=20, watchdog=1, stall=2)
+    result = keos(test, timeout=20, watchdog=0.3, stall=2)
     result.expect(Verdict.TIMEOUT)
     stuck = next(c for c in result.log.watchdog.cpus if c.thread == test)
     names = [f.function for f in stuck.frames]
@@ -225,7 +227,7 @@ def test_deadlock_between_two_cpus_is_named(keos):
     whole, before the report (a CPU stopped while printing one cut it into the report, which
     then lost that CPU's header: 1 run in 30 under load, 2026-11-26), and the idle CPUs'
     timers do not fire first for "interrupts off" (26 runs in 30 did, before the fix)."""
-    result = keos("selftest.deadlock", timeout=20, watchdog=5, stall=2)
+    result = keos("selftest.deadlock", timeout=20, watchdog=5, stall=0.3)
     result.expect(Verdict.TIMEOUT)
     wd = result.log.watchdog
     assert wd.why == "a CPU waited too long for a spinlock", result.explain()
