@@ -36,10 +36,12 @@ except ImportError:         # the student handout has neither the mutants nor so
 JOBS = 2
 # A mutant whose knock-on effects are deterministic (no "only when two vCPUs race"). Its
 # score (64) lies between the reference's and the skeleton's, so a batch that swapped two
-# graded submissions' results would show (tests_edited has its student files, and must
-# score the same). (A second, mmio_overflow at 97, showed nothing those three do not, and
-# cost a full grade: 20 boots and a build.)
+# graded submissions' results would show. Its submission is a whole tree whose tests and
+# rubric are edited to hand out points (EDITED): it must still get the score of the
+# mutant's own kernel. (A second mutant, mmio_overflow at 97, showed nothing those three do
+# not; nor did a separate row for the edited tree: each cost a full grade and a build.)
 MUTANTS = ("pager_no_offset",)
+EDITED = "pager_no_offset"
 # Their scores come from grading each mutant's own kernel (test_grader_mutants' build of
 # the whole repository with SOLUTION=1), never from a number written here.
 EDITED_TEST = "project3/tests/pager_tests.c"
@@ -97,13 +99,14 @@ def synthesize(tmp):
     tarball(subs / "reference.tar.gz", reference())
     write_dir(subs / "skeleton", stubs())
     for name in MUTANTS:
-        tarball(subs / f"{name}.tar.gz", mutated_files(name))
+        if name != EDITED:
+            tarball(subs / f"{name}.tar.gz", mutated_files(name))
     # A whole tree: the mutated pager.c, plus tests and rubric edited to hand out points.
-    edited = dict(mutated_files("pager_no_offset"))
+    edited = dict(mutated_files(EDITED))
     edited[EDITED_TEST] = always_pass((ROOT / EDITED_TEST).read_bytes())
     edited["grader/rubric.toml"] = (ROOT / "grader/rubric.toml").read_bytes().replace(
         b"points = 12\ntimeout = 60", b"points = 12\ntimeout = 600")
-    write_dir(subs / "tests_edited", edited)
+    write_dir(subs / EDITED, edited)
     good = tarball(tmp / "good.tar.gz", reference()).read_bytes()
     (subs / "broken.tar.gz").write_bytes(good[:len(good) // 3])
     tarball(subs / "no_compile.tar.gz", {**reference(), "project3/npt.c": b"int broken(\n"})
@@ -222,9 +225,9 @@ def test_batch_gives_each_mutant_its_own_score(batch_run, mutant_scores, name):
 
 
 def test_edited_tests_and_rubric_have_no_effect(batch_run, mutant_scores):
-    got = batch_run[2]["tests_edited"]
+    got = batch_run[2][EDITED]
     assert got["status"] == "GRADED"
-    assert got["score"] == mutant_scores["pager_no_offset"], got
+    assert got["score"] == mutant_scores[EDITED], got
     assert EDITED_TEST in got["ignored"] and "grader/rubric.toml" in got["ignored"], got
     assert [f["path"] for f in got["files"]] == STUDENT_FILES
 
@@ -236,14 +239,14 @@ def test_the_test_edit_would_count_if_the_tree_were_trusted(batch_run, tmp_path)
     key = official.git("rev-parse", "HEAD").decode().strip()
     tree = tmp_path / "tree"
     shutil.copytree(ROOT / "build" / "official" / key, tree, symlinks=True)
-    for path in (subs / "tests_edited").rglob("*"):
+    for path in (subs / EDITED).rglob("*"):
         if path.is_file():
-            (tree / path.relative_to(subs / "tests_edited")).unlink(missing_ok=True)
-            shutil.copy(path, tree / path.relative_to(subs / "tests_edited"))
+            (tree / path.relative_to(subs / EDITED)).unlink(missing_ok=True)
+            shutil.copy(path, tree / path.relative_to(subs / EDITED))
     made = subprocess.run(["make", "-s"], cwd=tree, env=official.make_env(),
                           capture_output=True, text=True)
     assert made.returncode == 0, made.stdout + made.stderr
-    caught = mutant("pager_no_offset").expect
+    caught = mutant(EDITED).expect
     points = sum(i.points for i in ITEMS if i.name in caught)
     done = subprocess.run([sys.executable, str(tree / "grader" / "grade.py"),
                            *official.kernel_image(tree), "--only", ",".join(caught),
