@@ -295,7 +295,12 @@ static bool emulate_mmio(struct vcpu *vcpu, struct mmio_region *m, uint64_t gpa)
 	return true;
 }
 
-#define NPF_LIVELOCK 10000 /* #NPF exits in a row on one page that the pager "handled" */
+/*
+ * #NPF exits in a row on one page that the pager "handled". kev calls the pager with
+ * npt_lock held, so a handler that returns 1 has mapped the page (or found it mapped):
+ * the retry cannot fault there again. A thousand takes ~0.1 s under TCG.
+ */
+#define NPF_LIVELOCK 1000
 
 /* True (and the vCPU failed) if the pager keeps saying it mapped a page it never maps. */
 static bool npf_livelock(struct vcpu *vcpu, uint64_t page)
