@@ -138,8 +138,14 @@ def test_timeout_kills_the_process(keos):
     assert_gone(result)
 
 
-def test_timeout_escalates_to_sigkill(keos):
-    result = keos("fake.stubborn", timeout=0.5, qemu_cmd=FAKE_QEMU)
+# The two graces are shortened here (hq.run's arguments; 2 s each by default): the
+# fake process never ends by itself, so each test would wait out a whole grace.
+SHORT_GRACE_S = 0.3
+
+
+def test_timeout_escalates_to_sigkill(tmp_path):
+    result = hq.run("fake.stubborn", timeout=0.5, qemu=FAKE_QEMU, log_path=tmp_path / "x.log",
+                    kill_grace=SHORT_GRACE_S)
     assert result.verdict == Verdict.TIMEOUT
     assert result.status == -signal.SIGKILL, "SIGTERM was ignored, so SIGKILL must end it"
     assert_gone(result)
@@ -162,8 +168,9 @@ def test_wall_time_is_time_to_verdict_line(keos):
     assert_gone(result)
 
 
-def test_stopped_after_tests_done_if_it_does_not_exit(keos):
-    result = keos("fake.done_hang", qemu_cmd=FAKE_QEMU)
+def test_stopped_after_tests_done_if_it_does_not_exit(tmp_path):
+    result = hq.run("fake.done_hang", qemu=FAKE_QEMU, log_path=tmp_path / "x.log",
+                    exit_grace=SHORT_GRACE_S)
     assert result.verdict == Verdict.PASS and "did not exit" in result.note
     assert_gone(result)
 
