@@ -50,7 +50,7 @@ from pathlib import Path, PurePosixPath
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import policy, report, rubric     # noqa: E402  (after the path fix above)
-from harness.paths import ROOT    # noqa: E402
+from harness.paths import MAKE_JOBS, ROOT    # noqa: E402
 
 MAX_FILE = 1 << 20            # bytes: a student file larger than this is refused
 MAX_MEMBERS = 100_000         # archive members read before giving up
@@ -337,7 +337,7 @@ def prepare_course(args, log=print, version=None):
         log(f"official: building the course ({key[:12]}) once, in {built}")
         shutil.rmtree(built, ignore_errors=True)
         export_course(source, built)
-        status, out = run_child(["make", "-s"], cwd=built, env=make_env())
+        status, out = run_child(["make", "-s", MAKE_JOBS], cwd=built, env=make_env())
         if status != 0:
             raise GraderError(f"the pristine course does not build in {built}:\n"
                               + "\n".join(out.splitlines()[-30:]))
@@ -410,7 +410,7 @@ def build(tree, sub, log):
         target.write_bytes(data)
     checks_before_build(tree, sub)
     start = time.monotonic()
-    status, out = run_child(["make", "-s"], cwd=tree, env=make_env())
+    status, out = run_child(["make", "-s", MAKE_JOBS], cwd=tree, env=make_env())
     (log / "build.log").write_text(out)
     if status != 0:
         raise Refused(BUILD_ERROR, "the kernel does not compile with the submitted files:\n"

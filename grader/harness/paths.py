@@ -5,7 +5,11 @@ The standalone scripts (official.py, grade.py, ...) put grader/ on sys.path firs
 then import this like the tests do:  from harness.paths import ROOT
 """
 
+import os
 from pathlib import Path
 
 GRADER = Path(__file__).resolve().parents[1]    # grader/: this package's parent
 ROOT = GRADER.parent
+# make's -j for the builds the grader runs (a course version, a submission, an image for
+# the tests): one job per CPU. The course's Makefile builds the same bytes either way.
+MAKE_JOBS = f"-j{os.cpu_count() or 1}"

@@ -39,6 +39,7 @@ import pytest
 
 from . import ktests, qemu, schedule
 from .log import Verdict
+from .paths import MAKE_JOBS
 from .qemu import QemuMissing
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -114,7 +115,8 @@ def make_commands(image):
     """The make commands that build `image` and the disk, or None for an image make does
     not know (it must then exist already)."""
     image = Path(image).resolve()
-    make = ["make", *MAKE_VARS, "BOOT=iso" if image.suffix == ".iso" else "BOOT=direct"]
+    boot = "BOOT=iso" if image.suffix == ".iso" else "BOOT=direct"
+    make = ["make", MAKE_JOBS, *MAKE_VARS, boot]
     if image == qemu.BUILD / image.name:
         return [make]
     if image == SOLUTION_IMAGE.parent / image.name:
@@ -128,8 +130,8 @@ def make_locked(*args, timeout=900):
     (qemu.ROOT / "build").mkdir(parents=True, exist_ok=True)
     with open(qemu.ROOT / "build" / ".harness-make.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return subprocess.run(["make", "--no-print-directory", *args], cwd=qemu.ROOT,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(["make", MAKE_JOBS, "--no-print-directory", *args],
+                              cwd=qemu.ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 class Build:
