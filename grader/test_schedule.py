@@ -1,5 +1,6 @@
 """Longest tests first across pytest-xdist workers (harness/schedule.py)."""
 
+import json
 import re
 import subprocess
 import sys
@@ -29,6 +30,24 @@ def test_longest_first_by_last_time_then_markers():
     ordered, times = schedule.longest_first(items, {"c": 30.0, "e": 0.2})
     assert [i.nodeid for i in ordered] == ["c", "b", "d", "a", "e"], times
     assert times["b"] == schedule.GUESS_S["course"] and times["a"] == schedule.DEFAULT_GUESS_S
+
+
+def test_cached_times_come_before_the_shipped_ones(tmp_path, monkeypatch):
+    hint = tmp_path / "durations.json"
+    hint.write_text(json.dumps({"a": 5.0, "b": 1.0, "c": "not a time"}))
+    monkeypatch.setattr(schedule, "HINT", hint)
+    cache = SimpleNamespace(get=lambda key, default: {"b": 2.0} if key == schedule.CACHE_KEY
+                            else default)
+    assert schedule.load(SimpleNamespace(cache=cache)) == {"a": 5.0, "b": 2.0}
+    assert schedule.load(SimpleNamespace(cache=None)) == {"a": 5.0, "b": 1.0}
+    monkeypatch.setattr(schedule, "HINT", tmp_path / "none.json")
+    assert schedule.load(SimpleNamespace(cache=None)) == {}
+
+
+def test_the_shipped_times_are_times():
+    shipped = json.loads(schedule.HINT.read_text())
+    assert shipped and all(isinstance(v, (int, float)) and v >= schedule.SHORT_S
+                           for v in shipped.values()), shipped
 
 
 def run_session(folder):

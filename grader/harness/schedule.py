@@ -4,8 +4,9 @@ xdist's `--dist load` hands each worker a quarter of its share of the collection
 collection order: the slow tests of one file (the mutants, the course batch) land on
 one worker while the other runs out of work. Here every worker orders its collection
 longest first (each test's time in the last run that ran it, kept in pytest's cache;
-a test never timed is estimated from its markers), and the
-scheduler gives the next test in that order to whichever worker has room: list
+else its time in grader/durations.json, the long tests of one make check, kept with the
+course so that a fresh clone starts in a good order; else a guess from its markers), and
+the scheduler gives the next test in that order to whichever worker has room: list
 scheduling, QUEUED tests on each worker (a worker starts a test once it knows the next).
 The short tests keep their collection order among themselves, so that a file's tests
 still mostly run one after the other.
@@ -14,20 +15,37 @@ Only `--dist load` (what `-n N` means) is replaced; `--dist loadgroup` and the o
 are xdist's own.
 """
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 SHORT_S = 0.5           # shorter tests keep their collection order, after the long ones
 QUEUED = 2              # tests queued on each worker: the one running and the next
 # A test's estimated seconds when it was never timed: by its first marker found here.
 GUESS_S = {"course": 10.0, "mutants": 2.0, "kernel": 1.0}
 DEFAULT_GUESS_S = 0.1
 CACHE_KEY = "keos/durations"     # in pytest's cache (grader/pytest.ini: build/.pytest_cache)
+GRADER = Path(__file__).resolve().parents[1]
+# The times a fresh clone starts from (no cache yet). Without them every course test is
+# guessed alike, and both workers began with a test of the course batch: one built the
+# batch while the other waited 10 s for it. `python3 grader/harness/schedule.py` writes
+# it again from the last run's times (its tests of SHORT_S or more).
+HINT = GRADER / "durations.json"
+CACHE_FILE = GRADER.parent / "build" / ".pytest_cache" / "v" / CACHE_KEY
+
+
+def seconds_in(data):
+    """The {node id: seconds} entries of `data` (anything else is left out)."""
+    return {k: v for k, v in data.items() if isinstance(v, (int, float))} \
+        if isinstance(data, dict) else {}
 
 
 def load(config):
-    """{node id: seconds} from the last runs (pytest's cache; {} without one)."""
+    """{node id: seconds} from the last runs (pytest's cache), over the shipped hint."""
     cache = getattr(config, "cache", None)         # None with -p no:cacheprovider
-    data = cache.get(CACHE_KEY, {}) if cache else {}
-    return {k: v for k, v in data.items() if isinstance(v, (int, float))} \
-        if isinstance(data, dict) else {}
+    hint = json.loads(HINT.read_text()) if HINT.is_file() else {}
+    return {**seconds_in(hint), **seconds_in(cache.get(CACHE_KEY, {}) if cache else {})}
 
 
 def save(config, seconds):
@@ -91,3 +109,24 @@ def make_scheduler(config, log):
                 self._send_tests(node, 1)
 
     return LongestFirst(config, log)
+
+
+def collected():
+    """The node ids pytest collects now (the cache also keeps tests gone since)."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(GRADER / "pytest.ini"),
+                           "--collect-only", "-q", "-p", "no:xdist", str(GRADER)],
+                          cwd=GRADER.parent, capture_output=True, text=True, check=True)
+    return {line for line in done.stdout.splitlines() if "::" in line}
+
+
+def write_hint():
+    """grader/durations.json from the last runs' times: the tests of SHORT_S or more."""
+    times = seconds_in(json.loads(CACHE_FILE.read_text()))
+    now = collected()
+    long = {k: v for k, v in sorted(times.items()) if v >= SHORT_S and k in now}
+    HINT.write_text(json.dumps(long, indent=0) + "\n")
+    print(f"{HINT}: {len(long)} tests of {SHORT_S} s or more, of {len(now)} collected")
+
+
+if __name__ == "__main__":
+    write_hint()
