@@ -12,11 +12,12 @@ import pytest
 from harness import schedule
 
 GRADER = Path(__file__).resolve().parent
-# Long tests (over schedule.SHORT_S) written after the short ones: only the times of a
-# first run can bring them to the front.
+# Long tests (over schedule.SHORT_S) written after the short ones: only their times in
+# pytest's cache, from an earlier run, can bring them to the front. They take SLEEP_S.
 SECONDS = {"long_a": 1.0, "long_b": 0.8, "long_c": 0.7, "long_d": 0.6}
+SLEEP_S = 0.1
 TESTS = "import time\n\n" + "".join(f"def test_short_{k}():\n    pass\n\n" for k in range(12)) \
-    + "".join(f"def test_{name}():\n    time.sleep({s})\n\n" for name, s in SECONDS.items())
+    + "".join(f"def test_{name}():\n    time.sleep({SLEEP_S})\n\n" for name in SECONDS)
 
 
 def item(nodeid, marker=None):
@@ -64,14 +65,19 @@ def run_session(folder):
 
 
 def test_workers_start_with_the_longest_tests(tmp_path):
-    """A second session knows the first one's times: each worker starts with one of the two
-    longest tests (xdist's own scheduler gives the first chunk, all the long tests, to one
-    worker)."""
+    """A session that knows the times of an earlier one (pytest's cache): each worker
+    starts with one of the two longest tests (xdist's own scheduler gives the first chunk,
+    all the long tests, to one worker); and it keeps its own times for the next."""
     pytest.importorskip("xdist")
     (tmp_path / "pytest.ini").write_text("[pytest]\ncache_dir = .cache\n")
     (tmp_path / "conftest.py").write_text(
         f"import sys\nsys.path.insert(0, {str(GRADER)!r})\npytest_plugins = ['harness.plugin']\n")
     (tmp_path / "test_sleep.py").write_text(TESTS)
-    run_session(tmp_path)                   # times the tests
+    cache = tmp_path / ".cache" / "v" / schedule.CACHE_KEY
+    cache.parent.mkdir(parents=True)
+    cache.write_text(json.dumps({f"test_sleep.py::test_{n}": s for n, s in SECONDS.items()}))
     ran = run_session(tmp_path)
     assert sorted(tests[0] for tests in ran.values()) == ["long_a", "long_b"], ran
+    kept = json.loads(cache.read_text())
+    assert all(SLEEP_S <= kept[f"test_sleep.py::test_{n}"] < s for n, s in SECONDS.items()), \
+        f"this session's times were not kept: {kept}"
