@@ -5,6 +5,7 @@
 #   make -f grader/host/npt.mk            build/host/npt_student (+ npt_solution)
 #   build/host/npt_student [name|prefix*]   run tests (see host_main.c)
 #   make -f grader/host/npt.mk NPT_SRC=x.c OUT=dir/prog   any other npt.c
+#   make -f grader/host/npt.mk build/host/npt_mutants/NAME/npt   from .../NAME/npt.c
 #
 # grader/host comes first on the include path: "mm.h" is the host shim there.
 
@@ -43,6 +44,10 @@ $(B)/rt/npt_provided.o: $(ROOT)/project3/provided/npt_provided.c $(HEADERS)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/npt_solution: $(ROOT)/solution/project3/npt.c $(RT) $(ROOT)/grader/host/ktests.ld
+	$(CC) $(CFLAGS) -o $@ $< $(RT) $(LDFLAGS)
+
+# The mutants' programs (test_npt_host.py), as many as asked for in one make.
+$(B)/npt_mutants/%/npt: $(B)/npt_mutants/%/npt.c $(RT) $(HEADERS) $(ROOT)/grader/host/ktests.ld
 	$(CC) $(CFLAGS) -o $@ $< $(RT) $(LDFLAGS)
 
 # The student program, or any other npt.c given as NPT_SRC / OUT.
