@@ -30,7 +30,8 @@ def handout_key():
     tree = subprocess.run(["git", "rev-parse", "HEAD^{tree}"], cwd=ROOT, capture_output=True,
                           text=True, check=True).stdout.strip()
     tools = [subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
-             .split("\n", 1)[0] for tool in ("gcc", "ld", "make")]
+             .split("\n", 1)[0] if shutil.which(tool) else f"no {tool}"
+             for tool in ("make", "gcc", "ld", "clang", "ld.lld")]
     made_of = (ROOT / "tools" / "mkhandout.sh").read_bytes() + \
         "\0".join(tools + [sys.version, pytest.__version__]).encode()
     return f"{tree} {hashlib.sha1(made_of).hexdigest()}"

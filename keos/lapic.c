@@ -94,8 +94,8 @@ static void pic_disable(void)
  * rises at zero. Each end is bracketed by two TSC reads; if the host stopped this
  * vCPU near one of them (a loaded machine: QEMU's threads are host threads), its
  * bracket is wide and the rates would come out too high, so the clock would run
- * slow. Up to CAL_TRIES countdowns, until both brackets are under 1% of one; the
- * tightest one counts.
+ * slow. Up to CAL_TRIES countdowns, until the two brackets together are under 1%
+ * of one; the tightest one counts.
  */
 #define CAL_MS	  2
 #define CAL_TRIES 5
