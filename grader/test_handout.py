@@ -16,6 +16,7 @@ import pytest
 from harness import qemu
 from harness.paths import ROOT
 from harness.plugin import once_per_session
+from official import handout_excludes
 
 # What a student's README and grader/README.md must not say: the handout has none of it.
 STAFF_ONLY = {
@@ -80,6 +81,9 @@ def handout(request):
 
 def test_handout_has_no_solution_and_builds(handout):
     assert not (handout / "solution").exists()
+    # make check's start order names no test of a file the handout leaves out.
+    times = json.loads((handout / "grader" / "durations.json").read_text())
+    assert times and not [k for k in times if ("grader/" + k).startswith(handout_excludes())]
     assert not (handout / "grader" / "mutants").exists()
     assert not (handout / "grader" / "policy_fixtures").exists()    # a second solution
     # The stubs are what the students get.

@@ -120,6 +120,19 @@ done < "$stage/all"
 (cd "$stage/src" && tar -c -T "$stage/kept" -f -) | tar -x -C "$out" -f -
 echo "mkhandout: exported $what; left out $excluded files under: ${EXCLUDE[*]}"
 
+# grader/durations.json (the order make check starts its tests in) also times the tests
+# of the files left out: their entries go too.
+if [ -f "$out/grader/durations.json" ]; then
+	/usr/bin/python3 - "$out/grader/durations.json" "${EXCLUDE[@]}" <<'EOF' ||
+import json, sys
+path, left_out = sys.argv[1], tuple(sys.argv[2:])
+times = json.load(open(path))
+kept = {k: v for k, v in times.items() if not ("grader/" + k).startswith(left_out)}
+open(path, "w").write(json.dumps(kept, indent=0) + "\n")
+EOF
+		die "could not filter grader/durations.json"
+fi
+
 # The Markdown files speak to students: staff-only text out, student-only text in
 # (the markers: tools/student-copy.awk). One source, two readers.
 (cd "$out" && grep -rlZ --include='*.md' -e '<!-- staff' -e '<!-- student:' . || true) |
