@@ -243,19 +243,24 @@ def git(*args, cwd=ROOT):
     return done.stdout
 
 
+def course_digest(folder):
+    """A digest of the names and contents of a course copy's files (not build/, .git)."""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if rel.parts[0] in NOT_COMPARED or not p.is_file() or p.is_symlink():
+            continue
+        h.update(str(rel).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def course_version(args):
     """(key, how to export it): a commit of the course repository, or a directory."""
     if args.course:
         course = Path(args.course).resolve()
         if not (course / "grader" / "rubric.toml").is_file():
             raise GraderError(f"{course} is not a copy of the course (no grader/rubric.toml)")
-        h = hashlib.sha256()
-        for p in sorted(course.rglob("*")):
-            rel = p.relative_to(course)
-            if rel.parts[0] in NOT_COMPARED or not p.is_file() or p.is_symlink():
-                continue
-            h.update(str(rel).encode() + b"\0" + p.read_bytes() + b"\0")
-        return f"dir-{h.hexdigest()[:16]}", course
+        return f"dir-{course_digest(course)[:16]}", course
     commit = git("rev-parse", "--verify", f"{args.course_commit}^{{commit}}").decode().strip()
     return commit, commit
 

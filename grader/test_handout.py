@@ -15,7 +15,7 @@ import pytest
 from harness import qemu
 from harness.paths import ROOT
 from harness.plugin import once_per_session
-from official import handout_excludes
+from official import course_digest, handout_excludes
 
 # What a student's README and grader/README.md must not say: the handout has none of it.
 STAFF_ONLY = {
@@ -37,17 +37,6 @@ def handout_key():
     return f"{tree} {hashlib.sha1(made_of).hexdigest()}"
 
 
-def folder_digest(folder):
-    """A digest of every path and file below `folder` (a kept handout edited since is
-    exported again)."""
-    h = hashlib.sha1()
-    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
-        h.update(str(path.relative_to(folder)).encode() + b"\0")
-        if path.is_file() and not path.is_symlink():
-            h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def handout(request):
     """The handout, exported and built once per pytest run (xdist workers included), and
@@ -63,13 +52,13 @@ def handout(request):
         key = handout_key()
         if stamp.exists() and out.is_dir():
             kept = json.loads(stamp.read_text())
-            if kept["key"] == key and kept["files"] == folder_digest(out):
+            if kept["key"] == key and kept["files"] == course_digest(out):
                 return kept["status"], kept["output"]
         stamp.unlink(missing_ok=True)
         shutil.rmtree(out, ignore_errors=True)
         done = subprocess.run(["tools/mkhandout.sh", str(out)], cwd=ROOT, capture_output=True,
                               text=True, timeout=600)
-        stamp.write_text(json.dumps({"key": key, "files": folder_digest(out),
+        stamp.write_text(json.dumps({"key": key, "files": course_digest(out),
                                      "status": done.returncode,
                                      "output": done.stdout + done.stderr}))
         return done.returncode, done.stdout + done.stderr
