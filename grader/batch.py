@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import official                          # noqa: E402  (after the path fix above)
 from harness import qemu, report, rubric  # noqa: E402
-from harness.paths import GRADER, ROOT  # noqa: E402
+from harness.paths import GRADER, ROOT, is_cache  # noqa: E402
 
 ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2|tar\.xz|txz)$")
 SUBMIT_NAME = re.compile(r"^project3-(.+)-\d{8}-\d{6}$")    # make submit's file names
@@ -88,7 +88,7 @@ def digest(path):
     elif path.is_dir():
         for p in sorted(path.rglob("*")):
             rel = p.relative_to(path)
-            if rel.parts[0] in official.NOT_COMPARED or not p.is_file():
+            if rel.parts[0] in official.NOT_COMPARED or is_cache(rel) or not p.is_file():
                 continue
             st = p.lstat()
             h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())

@@ -50,7 +50,7 @@ from pathlib import Path, PurePosixPath
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import policy, report, rubric     # noqa: E402  (after the path fix above)
-from harness.paths import MAKE_JOBS, ROOT    # noqa: E402
+from harness.paths import CACHES, MAKE_JOBS, ROOT, is_cache    # noqa: E402
 
 MAX_FILE = 1 << 20            # bytes: a student file larger than this is refused
 MAX_MEMBERS = 100_000         # archive members read before giving up
@@ -201,8 +201,8 @@ def read_directory(path, wanted):
     taken = set(present.values())
     for dirpath, dirnames, filenames in os.walk(path):
         rel_dir = Path(dirpath).relative_to(path)
-        if rel_dir == Path("."):
-            dirnames[:] = [d for d in dirnames if d not in NOT_COMPARED]
+        dirnames[:] = [d for d in dirnames if d not in CACHES and
+                       not (rel_dir == Path(".") and d in NOT_COMPARED)]
         for name in filenames:
             rel = (rel_dir / name).as_posix()
             full = Path(dirpath) / name
@@ -248,7 +248,7 @@ def course_digest(folder):
     h = hashlib.sha256()
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder)
-        if rel.parts[0] in NOT_COMPARED or not p.is_file() or p.is_symlink():
+        if rel.parts[0] in NOT_COMPARED or is_cache(rel) or not p.is_file() or p.is_symlink():
             continue
         h.update(str(rel).encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
@@ -269,7 +269,7 @@ def left_out(source):
     """shutil.copytree's ignore function for a course copy made from `source`."""
     def ignore(d, names):
         rel = Path(d).relative_to(source)
-        return [n for n in names if (rel / n).as_posix() in NOT_IN_COURSE
+        return [n for n in names if (rel / n).as_posix() in NOT_IN_COURSE or n in CACHES
                 or (rel == Path(".") and n in NOT_COMPARED)]
     return ignore
 
@@ -393,7 +393,7 @@ def ignored_files(sub, course):
     changes that the official grade leaves out."""
     out = []
     for rel, data in sorted(sub.others.items()):
-        if rel == "MANIFEST.json" or rel.split("/", 1)[0] in NOT_COMPARED:
+        if rel == "MANIFEST.json" or rel.split("/", 1)[0] in NOT_COMPARED or is_cache(rel):
             continue
         mine = course / rel
         if data is None or not mine.is_file() or mine.is_symlink() or mine.read_bytes() != data:

@@ -52,6 +52,14 @@ def tarball(path, members):
     return path
 
 
+def write_tree(folder, files):
+    """files: {relative name: bytes}, written under folder (which is returned)."""
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return folder
+
+
 def stubs():
     return {f: (ROOT / f).read_bytes() for f in STUDENT_FILES}
 
@@ -234,6 +242,27 @@ def test_the_course_copy_has_no_solution(tmp_path):
     official.export_course(ROOT, tree)         # a directory copy leaves out the same
     for path in official.NOT_IN_COURSE + official.NOT_COMPARED:
         assert not (tree / path).exists(), path
+
+
+def test_python_caches_are_not_course_content(tmp_path):
+    """What running Python leaves in a tree (bytecode, pytest's cache) is neither a change a
+    submission makes nor part of a course copy or its key."""
+    caches = {"grader/__pycache__/grade.cpython-311.pyc": b"\x00pyc",
+              "tools/__pycache__/boot_time.cpython-311.pyc": b"\x00pyc",
+              ".pytest_cache/v/cache/lastfailed": b"{}"}
+    folder = write_tree(tmp_path / "sub", {**stubs(), **caches})
+    sub = official.read_submission(folder, STUDENT_FILES)
+    assert sub.files == stubs() and not set(sub.others) & set(caches), sorted(sub.others)
+    tar = official.read_submission(tarball(tmp_path / "s.tar.gz", {**stubs(), **caches}),
+                                   STUDENT_FILES)
+    assert official.ignored_files(tar, ROOT) == []
+    course = tmp_path / "course"
+    official.export_course(ROOT, course)
+    before = official.course_digest(course)
+    write_tree(course, caches)
+    assert official.course_digest(course) == before
+    official.export_course(course, tmp_path / "copy")
+    assert not [p for p in caches if (tmp_path / "copy" / p).exists()]
 
 
 def test_first_errors_quotes_the_compiler():

@@ -26,7 +26,8 @@ from harness import qemu
 from harness.fakes import interruptible
 from harness.paths import GRADER, ROOT
 from harness.plugin import SOLUTION_DIR, SOLUTION_IMAGE
-from test_course import ITEMS, STUDENT_FILES, check_gradescope_results, stubs, tarball
+from test_course import (ITEMS, STUDENT_FILES, check_gradescope_results, stubs, tarball,
+                         write_tree)
 
 try:
     import test_grader_mutants as mutants
@@ -85,19 +86,12 @@ def always_pass(source):
     return "".join(out).encode()
 
 
-def write_dir(folder, files):
-    for name, data in files.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(data)
-    return folder
-
-
 def synthesize(tmp):
     """The submissions of the issue's check, in tmp/subs; returns {student: what}."""
     subs = tmp / "subs"
     subs.mkdir()
     tarball(subs / "reference.tar.gz", reference())
-    write_dir(subs / "skeleton", stubs())
+    write_tree(subs / "skeleton", stubs())
     for name in MUTANTS:
         if name != EDITED:
             tarball(subs / f"{name}.tar.gz", mutated_files(name))
@@ -106,7 +100,7 @@ def synthesize(tmp):
     edited[EDITED_TEST] = always_pass((ROOT / EDITED_TEST).read_bytes())
     edited["grader/rubric.toml"] = (ROOT / "grader/rubric.toml").read_bytes().replace(
         b"points = 12\ntimeout = 60", b"points = 12\ntimeout = 600")
-    write_dir(subs / EDITED, edited)
+    write_tree(subs / EDITED, edited)
     good = tarball(tmp / "good.tar.gz", reference()).read_bytes()
     (subs / "broken.tar.gz").write_bytes(good[:len(good) // 3])
     tarball(subs / "no_compile.tar.gz", {**reference(), "project3/npt.c": b"int broken(\n"})
@@ -327,7 +321,7 @@ def run_autograder(root, files):
         fcntl.flock(lock, fcntl.LOCK_EX)
         shutil.rmtree(root / "submission", ignore_errors=True)
         shutil.rmtree(root / "results", ignore_errors=True)
-        write_dir(root / "submission", files)
+        write_tree(root / "submission", files)
         done = subprocess.run(["bash", str(root / "run_autograder")], cwd=root,
                               env=dict(os.environ, AUTOGRADER_ROOT=str(root),
                                        KEOS_TIMEOUT_SCALE=TIMEOUT_SCALE),
@@ -377,10 +371,10 @@ def test_ctrl_c_leaves_no_qemu_and_keeps_results(tmp_path, keos):
     # s00 does not compile: a result is kept within seconds, while s01's QEMUs run. s01
     # hangs (the pager's loader loop): its QEMUs live until the watchdog's budget, so
     # Ctrl-C lands in the middle of a run (a reference run lasts 0.1 s).
-    write_dir(subs / "s00", {**reference(), "project3/npt.c": b"int broken(\n"})
-    write_dir(subs / "s01", mutated_files("pager_loader_loop"))
+    write_tree(subs / "s00", {**reference(), "project3/npt.c": b"int broken(\n"})
+    write_tree(subs / "s01", mutated_files("pager_loader_loop"))
     for k in range(2, 12):
-        write_dir(subs / f"s{k:02}", reference() if k % 2 else stubs())
+        write_tree(subs / f"s{k:02}", reference() if k % 2 else stubs())
     tag = uuid.uuid4().hex
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, str(GRADER / "batch.py"), str(subs), "-o",

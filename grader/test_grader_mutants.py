@@ -40,7 +40,7 @@ import pytest
 
 from harness import Verdict, examples, qemu, rubric
 from harness.mutant import read_header
-from harness.paths import ROOT
+from harness.paths import ROOT, is_cache
 from harness.plugin import MAKE_VARS, SOLUTION_DIR, SOLUTION_IMAGE
 
 MUTANT_DIR = ROOT / "grader" / "mutants"
@@ -153,8 +153,9 @@ MUTANTS = load_mutants()
 
 def copied(rel):
     """Does a mutant's copy take this file or folder (relative to the repository)? Not
-    NOT_COPIED, not the Markdown documents: a README edit must not rebuild every mutant."""
-    return rel.parts[0] not in NOT_COPIED and rel.suffix != ".md"
+    NOT_COPIED, not the Markdown documents: a README edit must not rebuild every mutant;
+    nor Python's caches (tools/__pycache__, written when a test imports a tool)."""
+    return rel.parts[0] not in NOT_COPIED and rel.suffix != ".md" and not is_cache(rel)
 
 
 def tree_digest():
@@ -271,6 +272,15 @@ def test_every_mutant_names_rubric_tests():
             f"{m.script.name}: a mutant is caught by FAIL, PANIC or the watchdog's TIMEOUT"
         if m.detail:
             re.compile(m.detail)
+
+
+def test_mutant_copies_take_the_sources_only():
+    """What a mutant's copy takes decides when every mutant is built again (tree_digest):
+    the kernel's sources and tools, not documents, the grader or Python's caches."""
+    assert copied(Path("keos/main.c")) and copied(Path("tools/boot_time.py"))
+    for rel in ("README.md", "grader/grade.py", "build/kernel.elf",
+                "tools/__pycache__", "tools/__pycache__/boot_time.cpython-311.pyc"):
+        assert not copied(Path(rel)), rel
 
 
 def test_mutant_build_time(mutant_builds, keos):
