@@ -51,7 +51,7 @@ def test_direct_boot_takes_qboot_only_where_qemu_has_it(tmp_path, monkeypatch, h
         direct = " ".join(qemu_args("t", image="x/kernel.elf"))
         assert ("-bios qboot.rom -kernel x/kernel.elf" in direct) == has_qboot, direct
         assert "-bios" not in " ".join(qemu_args("t", image="x/keos.iso"))
-        assert direct.startswith("-nodefaults "), direct
+        assert direct.startswith("-machine acpi=off -nodefaults "), direct
         monkeypatch.setenv("KEOS_QBOOT", "0")
         hq.fast_bios.cache_clear()
         assert hq.fast_bios() == []
