@@ -36,7 +36,7 @@ except ImportError:         # the student handout has neither the mutants nor so
 
 JOBS = 2
 # A mutant whose knock-on effects are deterministic (no "only when two vCPUs race"). Its
-# score (64) lies between the reference's and the skeleton's, so a batch that swapped two
+# score (64) lies between the second solution's and the skeleton's, so a batch that swapped two
 # graded submissions' results would show. Its submission is a whole tree whose tests and
 # rubric are edited to hand out points (EDITED): it must still get the score of the
 # mutant's own kernel. (A second mutant, mmio_overflow at 97, showed nothing those three do
@@ -46,6 +46,10 @@ EDITED = "pager_no_offset"
 # Their scores come from grading each mutant's own kernel (test_grader_mutants' build of
 # the whole repository with SOLUTION=1), never from a number written here.
 EDITED_TEST = "project3/tests/pager_tests.c"
+# The submission that earns every point is the second solution, not the reference: its
+# official grade is this batch's row (the reference's is run_autograder's below), and a
+# grader tuned to the reference would show here.
+SECOND = GRADER / "policy_fixtures" / "second_solution"
 SHARED = qemu.BUILD / "course-test"     # what the xdist workers of one run share
 # Generous timeouts: make check runs these beside other QEMUs, and a TIMEOUT from load
 # would make a mutant's score differ between two runs. A hang is still a TIMEOUT.
@@ -57,6 +61,11 @@ pytestmark = [pytest.mark.kernel, pytest.mark.course,
 
 def reference():
     return {f: (ROOT / "solution" / f).read_bytes() for f in STUDENT_FILES}
+
+
+def second_solution():
+    """The policy's second, independently written solution (grader/policy_fixtures/)."""
+    return {f: (SECOND / Path(f).name).read_bytes() for f in STUDENT_FILES}
 
 
 def mutant(name):
@@ -90,7 +99,7 @@ def synthesize(tmp):
     """The submissions of the issue's check, in tmp/subs; returns {student: what}."""
     subs = tmp / "subs"
     subs.mkdir()
-    tarball(subs / "reference.tar.gz", reference())
+    tarball(subs / "second_solution.tar.gz", second_solution())
     write_tree(subs / "skeleton", stubs())
     for name in MUTANTS:
         if name != EDITED:
@@ -187,17 +196,18 @@ def touched(name):
     return m.expect + m.may_fail
 
 
-def test_batch_grades_reference_and_skeleton(batch_run, keos):
+def test_batch_grades_second_solution_and_skeleton(batch_run, keos):
     _, out, grades, took = batch_run
     keos.record(f"batch of {len(grades)} synthesized submissions, -j {JOBS}", round(took, 1),
                 "s")
-    assert (grades["reference"]["status"], grades["reference"]["score"]) == ("GRADED", 100)
+    got = grades["second_solution"]
+    assert (got["status"], got["score"]) == ("GRADED", 100), got
     assert (grades["skeleton"]["status"], grades["skeleton"]["score"]) == ("GRADED", 0)
     assert all(t["verdict"] == "NOT-IMPLEMENTED" for t in grades["skeleton"]["tests"].values())
     for student in grades:              # a log folder per student
         assert (out / student / "result.json").is_file()
-    assert (out / "reference" / "build.log").is_file()
-    assert list((out / "reference" / "qemu").rglob("*.log")), "no QEMU logs kept"
+    assert (out / "second_solution" / "build.log").is_file()
+    assert list((out / "second_solution" / "qemu").rglob("*.log")), "no QEMU logs kept"
     header, *rows = (out / "grades.csv").read_text().splitlines()
     assert header.split(",") == ["student", "score", *[i.name for i in ITEMS], "status",
                                  "wall_s"]
@@ -284,8 +294,8 @@ def test_batch_resumes_without_grading_again(batch_run, tmp_path):
     again = {g["student"]: g for g in json.loads((tmp_path / "out" / "grades.json")
                                                  .read_text())}
     assert again["broken"]["message"] != grades["broken"]["message"]
-    assert again["reference"]["score"] == 100 and again["reference"]["wall_s"] == \
-        grades["reference"]["wall_s"]
+    assert again["second_solution"]["score"] == 100 and again["second_solution"]["wall_s"] == \
+        grades["second_solution"]["wall_s"]
 
 
 # ---- Gradescope: run_autograder against a local /autograder ---------------------------
