@@ -36,11 +36,12 @@ except ImportError:         # the student handout has neither the mutants nor so
 
 JOBS = 2
 # A mutant whose knock-on effects are deterministic (no "only when two vCPUs race"). Its
-# score (64) lies between the second solution's and the skeleton's, so a batch that swapped two
-# graded submissions' results would show. Its submission is a whole tree whose tests and
-# rubric are edited to hand out points (EDITED): it must still get the score of the
-# mutant's own kernel. (A second mutant, mmio_overflow at 97, showed nothing those three do
-# not; nor did a separate row for the edited tree: each cost a full grade and a build.)
+# score (64) lies between the second solution's and the skeleton's, so a batch that
+# swapped two graded submissions' results would show. Its submission is a whole tree whose
+# tests and rubric are edited to hand out points (EDITED): it must still get the score of
+# the mutant's own kernel. (A second mutant, mmio_overflow at 97, showed nothing those
+# three do not; nor did a separate row for the edited tree: each cost a full grade and a
+# build.)
 MUTANTS = ("pager_no_offset",)
 EDITED = "pager_no_offset"
 # Their scores come from grading each mutant's own kernel (test_grader_mutants' build of
