@@ -9,8 +9,6 @@
 #include "printk.h"
 #include "x86.h"
 
-#define COM1 0x3F8
-
 void serial_init(void)
 {
 	outb(COM1 + 1, 0x00); /* no interrupts */

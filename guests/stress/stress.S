@@ -280,17 +280,24 @@ exit_now:
 1:	hlt			/* not reached */
 	jmp 1b
 
-/* ---- COM1 output: putc(%al), puts(%esi), putdec(%eax), puthex(%eax) ---- */
+/*
+ * ---- COM1 output: putc(%al), puts(%esi), putdec(%eax), puthex(%eax) ----
+ * Under KeV every port access is a VM exit and its COM1 is always ready: putc
+ * writes the data register alone. Bare (a real 16550) it polls the line status
+ * first.
+ */
 
 putc:
 	pushl %eax
 	pushl %edx
+#ifdef GUEST_BARE
 	movb %al, %ah
 	movw $COM1_LSR, %dx
 1:	inb %dx, %al
 	testb $0x20, %al	/* transmitter holding register empty */
 	jz 1b
 	movb %ah, %al
+#endif
 	movw $COM1, %dx
 	outb %al, %dx
 	popl %edx
