@@ -359,7 +359,9 @@ gradescope:
 # CHECK_JOBS: pytest-xdist workers, and make's jobs for the two builds before them
 # (a clean build takes 6.9 s alone, 3.3 s with -j2 on 2 cores). One more worker than
 # this machine's 2 cores: some tests wait (on a lock, a timeout, a process to end), and
-# the third fills in (warm, 2026-11-26: median 64 s with 3 workers, 69 s with 2).
+# the third fills in (warm, 2026-11-26 evening, interleaved: 60.0 and 58.6 s with 3
+# workers, 66.4 and 64.7 s with 2; a fourth gained nothing: 60.0 and 57.6 s against 60.5
+# and 57.4 s).
 CHECK_JOBS ?= 3
 check:
 	$(MAKE) --no-print-directory -j$(CHECK_JOBS) all
