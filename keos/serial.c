@@ -3,7 +3,8 @@
  *
  * Output is polled (no interrupts): simple, and it still works inside panic().
  * No locking here: printk.c adds it for the host kernel. The guest KeOS
- * (guests/keos) reuses this file as it is; under KeV both ports are emulated.
+ * (guests/keos) links this file too, and writes with it when built for bare
+ * QEMU; under KeV, whose COM1 needs no polling, it writes the data port itself.
  */
 #include "serial.h"
 #include "printk.h"
