@@ -406,7 +406,7 @@ format:
 HANDOUT ?= build/handout
 handout:
 	rm -rf $(HANDOUT)
-	tools/mkhandout.sh $(HANDOUT)
+	PYTHON=$(PYTHON) tools/mkhandout.sh $(HANDOUT)
 
 clean:
 	rm -rf build

@@ -33,6 +33,9 @@ set -euo pipefail
 EXCLUDE=(solution/ grader/mutants/ grader/test_grader_mutants.py grader/test_forgery.py
 	grader/test_spec_table.py grader/policy_fixtures/)
 
+# The interpreter with pytest (the Makefile's PYTHON: `make handout` passes it on).
+PYTHON=${PYTHON:-/usr/bin/python3}
+
 # Body lines shorter than this (after squeezing blanks) are too common to
 # tell anything: "return 0;", "} else {", ...
 MIN_LINE=12
@@ -123,7 +126,7 @@ echo "mkhandout: exported $what; left out $excluded files under: ${EXCLUDE[*]}"
 # grader/durations.json (the order make check starts its tests in) also times the tests
 # of the files left out: their entries go too (the handout's own schedule.py edits it).
 if [ -f "$out/grader/durations.json" ]; then
-	/usr/bin/python3 "$out/grader/harness/schedule.py" --leave-out "${EXCLUDE[@]}" ||
+	"$PYTHON" "$out/grader/harness/schedule.py" --leave-out "${EXCLUDE[@]}" ||
 		die "could not filter grader/durations.json"
 fi
 
@@ -264,8 +267,8 @@ echo "mkhandout: make builds in the export"
 
 # The student's `make check` must at least find its tests: nothing left behind
 # may need what was excluded.
-if /usr/bin/python3 -c 'import pytest' 2>/dev/null; then
-	if ! (cd "$out" && PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -m pytest \
+if "$PYTHON" -c 'import pytest' 2>/dev/null; then
+	if ! (cd "$out" && PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m pytest \
 		-c grader/pytest.ini -o cache_dir="$stage/pytest-cache" --collect-only -q grader) \
 		> "$stage/collect.log" 2>&1; then
 		tail -n 20 "$stage/collect.log" >&2
@@ -273,7 +276,7 @@ if /usr/bin/python3 -c 'import pytest' 2>/dev/null; then
 	fi
 	echo "mkhandout: pytest collects $(grep -c '::' "$stage/collect.log") tests in the export"
 else
-	echo "mkhandout: note: no pytest for /usr/bin/python3: test collection not checked"
+	echo "mkhandout: note: no pytest for $PYTHON: test collection not checked"
 fi
 
 # Both must have left the tree as it was, but for build/, which goes.

@@ -15,6 +15,7 @@ Only `--dist load` (what `-n N` means) is replaced; `--dist loadgroup` and the o
 are xdist's own.
 """
 
+import configparser
 import json
 import subprocess
 import sys
@@ -32,7 +33,6 @@ GRADER = Path(__file__).resolve().parents[1]
 # batch while the other waited 10 s for it. `python3 grader/harness/schedule.py` writes
 # it again from the last run's times (its tests of SHORT_S or more).
 HINT = GRADER / "durations.json"
-CACHE_FILE = GRADER.parent / "build" / ".pytest_cache" / "v" / CACHE_KEY
 
 
 def seconds_in(data):
@@ -119,9 +119,16 @@ def collected():
     return {line for line in done.stdout.splitlines() if "::" in line}
 
 
+def cache_file():
+    """Where pytest keeps CACHE_KEY: under grader/pytest.ini's cache_dir."""
+    ini = configparser.ConfigParser()
+    ini.read(GRADER / "pytest.ini")
+    return GRADER / ini["pytest"]["cache_dir"] / "v" / CACHE_KEY
+
+
 def write_hint():
     """grader/durations.json from the last runs' times: the tests of SHORT_S or more."""
-    times = seconds_in(json.loads(CACHE_FILE.read_text()))
+    times = seconds_in(json.loads(cache_file().read_text()))
     now = collected()
     long = {k: v for k, v in sorted(times.items()) if v >= SHORT_S and k in now}
     HINT.write_text(json.dumps(long, indent=0) + "\n")
