@@ -35,6 +35,20 @@ def test_selftest_null_deref_panics_with_backtrace(keos):
 
 
 @pytest.mark.kernel
+def test_a_backtrace_goes_on_past_an_interrupt(keos):
+    """A panic in an interrupt handler: the backtrace crosses trap_common's trapframe to
+    the code the interrupt stopped, as a watchdog report taken in a timer tick must."""
+    result = keos("selftest.panic_in_interrupt")
+    result.expect(Verdict.PANIC)
+    names = result.backtrace_functions
+    assert names[:2] == ["panicking_handler", "trap"], result.explain()
+    assert "trap_common" in names, result.explain()
+    assert names[names.index("trap_common") + 1] == "ktest_selftest_panic_in_interrupt", \
+        result.explain()
+    assert_gone(result)
+
+
+@pytest.mark.kernel
 def test_selftest_assert_fail_reports_the_check(keos):
     result = keos("selftest.assert_fail")
     result.expect(Verdict.FAIL)

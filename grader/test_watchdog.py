@@ -100,6 +100,31 @@ def test_waiting_is_not_a_deadlock_without_a_cycle():
     assert rubric.detail(canned(text)).startswith("stuck in thread_join+0x20")
 
 
+TICK = BOOT + """TEST-START pager.stress
+
+WATCHDOG pager.stress: {why}, 300 ms into the test; stopping every CPU
+WATCHDOG-CPU 0 thread pager.stress
+BACKTRACE:
+  #0 0xffffffff80103000 schedule+0x20
+  #1 0xffffffff80103100 thread_yield+0x40
+  #2 0xffffffff80106d98 trap_common+0x1f
+  #3 0xffffffff80107a97 spin_here+0x17
+  #4 0xffffffff8010406e thread_start+0x3e
+TEST-TIMEOUT pager.stress budget_ms=300 stall_ms=2000
+"""
+
+
+@pytest.mark.parametrize("why, stuck", [
+    ("no verdict within its budget", "spin_here+0x17"),     # the tick came by chance
+    ("a CPU ran with interrupts off for too long", "schedule+0x20"),   # it cannot have
+])
+def test_a_cpu_caught_in_a_timer_tick_is_stuck_in_the_code_it_stopped(why, stuck):
+    result = canned(TICK.format(why=why))
+    assert [f.function for f in result.log.watchdog.cpus[0].interrupted_code] == \
+        ["spin_here", "thread_start"]
+    assert rubric.detail(result) == f"stuck in {stuck}"
+
+
 def test_explain_shows_every_cpu():
     text = canned(REPORT).explain()
     assert "cpu1 (thread vcpu1): spin_lock+0x40 <- handle_npf+0x57" in text
@@ -188,7 +213,8 @@ def test_watchdog_stops_a_loop_and_shows_every_cpu(keos, test, budget, stall, wh
     assert why in wd.why, result.explain()
     assert [c.cpu for c in wd.cpus] == [0, 1, 2, 3], "every CPU answers, even with IF=0"
     stuck = next(c for c in wd.cpus if c.thread == test)
-    assert stuck.frames[0].function == "ktest_" + test.replace(".", "_"), result.explain()
+    assert stuck.interrupted_code[0].function == "ktest_" + test.replace(".", "_"), \
+        result.explain()
     detail = rubric.detail(result)
     assert detail.startswith("stuck in ") and re.search(
         rf"\bktest_{test.replace('.', '_')} \(keos/tests/core_tests.c:\d+\)", detail), detail
@@ -206,7 +232,7 @@ def test_a_loop_around_a_frameless_leaf_is_named(keos):
     result = keos(test, timeout=20, watchdog=0.3, stall=2)
     result.expect(Verdict.TIMEOUT)
     stuck = next(c for c in result.log.watchdog.cpus if c.thread == test)
-    names = [f.function for f in stuck.frames]
+    names = [f.function for f in stuck.interrupted_code]
     loop = "ktest_selftest_loop_calling_leaf"
     assert names[:2] == ["spin_in_leaf", loop] or names[0] == loop, result.explain()
 

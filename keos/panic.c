@@ -19,6 +19,7 @@ struct ksym {
 extern const struct ksym ksyms[];
 extern const uint64_t ksyms_count;
 extern char kernel_start[], kernel_end[];
+extern char trap_return[]; /* trapasm.S: where trap() returns to */
 
 volatile bool panicking;
 
@@ -53,29 +54,6 @@ const char *symbol_lookup(uint64_t addr, uint64_t *offset)
 static bool in_kernel(uint64_t a)
 {
 	return a >= 0xFFFF800000000000UL && (a & 7) == 0;
-}
-
-/* Frames #first.. of the frame-pointer chain: rip is in the function whose frame is rbp. */
-static void walk_frames(int first, uint64_t rip, uint64_t rbp)
-{
-	for (int i = first; i < 32; i++) {
-		uint64_t off = 0;
-		const char *name = symbol_lookup(rip, &off);
-		printk("  #%d 0x%016lx %s+0x%lx\n", i, rip, name ? name : "??", off);
-		if (!rbp || !in_kernel(rbp))
-			break;
-		uint64_t *frame = (uint64_t *)rbp;
-		rip = frame[1] - 1; /* inside the call instruction, not after it */
-		rbp = frame[0];
-		if (rip < (uint64_t)kernel_start || rip >= (uint64_t)kernel_end)
-			break;
-	}
-}
-
-void backtrace_from(uint64_t rip, uint64_t rbp)
-{
-	printk("BACKTRACE:\n");
-	walk_frames(0, rip, rbp);
 }
 
 static bool is_push(const uint8_t *b) /* push %reg, or sub $n, %rsp */
@@ -127,17 +105,57 @@ static uint64_t return_address_on_stack(uint64_t rip, uint64_t rsp)
 	return 0;
 }
 
-void backtrace_interrupted(uint64_t rip, uint64_t rsp, uint64_t rbp)
+static void print_frame(int i, uint64_t rip)
 {
-	uint64_t ret = return_address_on_stack(rip, rsp);
-	if (!ret || ret - 1 < (uint64_t)kernel_start || ret - 1 >= (uint64_t)kernel_end) {
-		backtrace_from(rip, rbp);
-		return;
-	}
 	uint64_t off = 0;
 	const char *name = symbol_lookup(rip, &off);
-	printk("BACKTRACE:\n  #0 0x%016lx %s+0x%lx\n", rip, name ? name : "??", off);
-	walk_frames(1, ret - 1, rbp);
+	printk("  #%d 0x%016lx %s+0x%lx\n", i, rip, name ? name : "??", off);
+}
+
+/*
+ * Frames #i.. of the frame-pointer chain: rip is in the function whose frame is
+ * rbp, or, when rsp is not 0, where an interrupt or exception stopped the code
+ * (it may have no frame of its own yet: see return_address_on_stack). A frame
+ * that returns into trap_common sits just below the trapframe that trap_common
+ * built: the walk goes on from the code that frame interrupted, so a report
+ * taken inside a timer tick or a preemption still shows the code it stopped.
+ */
+static void walk_frames(int i, uint64_t rip, uint64_t rsp, uint64_t rbp)
+{
+	for (; i < 32; i++) {
+		print_frame(i, rip);
+		uint64_t ret = rsp ? return_address_on_stack(rip, rsp) : 0;
+		rsp = 0;
+		if (ret && ret - 1 >= (uint64_t)kernel_start && ret - 1 < (uint64_t)kernel_end) {
+			rip = ret - 1; /* the frame is still its caller's: rbp stays */
+			continue;
+		}
+		if (!rbp || !in_kernel(rbp))
+			break;
+		uint64_t *frame = (uint64_t *)rbp;
+		if (frame[1] == (uint64_t)trap_return) {
+			const struct trapframe *tf = (const struct trapframe *)&frame[2];
+			print_frame(++i, frame[1] - 1);
+			rip = tf->rip, rsp = tf->rsp, rbp = tf->rbp;
+		} else {
+			rip = frame[1] - 1; /* inside the call instruction, not after it */
+			rbp = frame[0];
+		}
+		if (rip < (uint64_t)kernel_start || rip >= (uint64_t)kernel_end)
+			break;
+	}
+}
+
+void backtrace_from(uint64_t rip, uint64_t rbp)
+{
+	printk("BACKTRACE:\n");
+	walk_frames(0, rip, 0, rbp);
+}
+
+void backtrace_interrupted(uint64_t rip, uint64_t rsp, uint64_t rbp)
+{
+	printk("BACKTRACE:\n");
+	walk_frames(0, rip, rsp, rbp);
 }
 
 /* The frame pointer of our caller: saved at the bottom of our own frame. */

@@ -42,6 +42,10 @@ trap_common:
 	movq %rsp, %rdi
 	cld
 	call trap
+	/* A backtrace that finds this return address goes on from the trapframe above
+	 * it (panic.c's walk_frames): the code the interrupt stopped. */
+	.globl trap_return
+trap_return:
 	popq %r15
 	popq %r14
 	popq %r13

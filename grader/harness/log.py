@@ -144,6 +144,16 @@ class CpuReport:
     waits: str = None       # "cpu1 waits for npt_lock held by cpu3 since 0x... <fn+0x..>"
     guest: str = None       # "vm pager vcpu1 at guest rip 0x... (...)"
 
+    @property
+    def interrupted_code(self):
+        """The frames of the code the outermost interrupt on the stack stopped: a CPU
+        stopped during a timer tick or a preemption (trap, schedule) was running that code.
+        All the frames when no interrupt is on the stack."""
+        for k in range(len(self.frames) - 1, 0, -1):
+            if self.frames[k - 1].function == "trap_common":
+                return self.frames[k:]
+        return self.frames
+
 
 @dataclass
 class Watchdog:

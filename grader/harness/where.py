@@ -143,8 +143,9 @@ def _deadlock_cycle(waits):
 def _stuck_chain(wd, places):
     """(places, cpu): the student functions on the stack of a busy CPU (lock holders
     before waiters), innermost first, at most STUCK_DEPTH of them; else the innermost
-    frame of the first busy CPU (with what was inlined there). Which of them holds the loop, the report cannot know:
-    a helper inlined into it may be where the CPU happened to be."""
+    frame of the code the first busy CPU ran (with what was inlined there). Which of
+    them holds the loop, the report cannot know: a helper inlined into it may be where
+    the CPU happened to be."""
     waits = _waits(wd)
     busy = [c for c in wd.cpus if c.thread and not c.thread.startswith("idle") and c.frames]
     busy.sort(key=lambda c: c.cpu in waits)
@@ -154,7 +155,11 @@ def _stuck_chain(wd, places):
             return students[:STUCK_DEPTH], cpu
     if not busy:
         return [], None
-    return _chain(busy[0].frames[0], places)[:STUCK_DEPTH], busy[0]
+    # A loop with interrupts on is often caught inside a timer tick or a preemption: name
+    # the code it stopped. With interrupts off, no tick can be on the stack by chance.
+    cpu = busy[0]
+    frames = cpu.frames if "interrupts off" in wd.why else cpu.interrupted_code
+    return _chain(frames[0], places)[:STUCK_DEPTH], cpu
 
 
 def timeout_detail(result):

@@ -8,6 +8,7 @@
 #include "spinlock.h"
 #include "test.h"
 #include "thread.h"
+#include "trap.h"
 #include "x86.h"
 
 KTEST(keos, palloc_no_leak)
@@ -264,6 +265,23 @@ KTEST(selftest, deadlock)
 		pause();
 	spin_lock(&lock_b);
 	spin_unlock(&lock_b);
+}
+
+/* A panic inside an interrupt handler: the backtrace must go on through the trapframe to
+ * the code the interrupt stopped (keos/panic.c), as a watchdog report taken during a
+ * timer tick or a preemption must. */
+#define T_SELFTEST 0x40
+
+static void panicking_handler(struct trapframe *tf)
+{
+	panic("selftest: vector %lu", tf->vector);
+}
+
+KTEST(selftest, panic_in_interrupt)
+{
+	irq_register(T_SELFTEST, panicking_handler);
+	asm volatile("int $0x40" ::: "memory");
+	CHECK(false); /* not reached; and the interrupt does not stop at the function's end */
 }
 
 KTEST(selftest, not_impl)
