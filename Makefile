@@ -363,7 +363,7 @@ gradescope:
 # workers, 66.4 and 64.7 s with 2; a fourth gained nothing: 60.0 and 57.6 s against 60.5
 # and 57.4 s).
 CHECK_JOBS ?= 3
-check:
+check: pytest-ok
 	$(MAKE) --no-print-directory -j$(CHECK_JOBS) all
 	$(if $(wildcard solution/project3),$(MAKE) --no-print-directory -j$(CHECK_JOBS) SOLUTION=1 all)
 	$(PYTEST) -n $(CHECK_JOBS) grader
@@ -373,14 +373,18 @@ check:
 # Say which package is missing instead of failing obscurely (names are Debian's;
 # tools/install-deps.sh knows the other hosts').
 INSTALL_HINT := (tools/install-deps.sh installs it; on Debian:
-# Is Python module $(1) installed for $(PYTHON)? Found, not imported: every build runs this
-# (importing pytest and xdist took 0.35 s of CPU, most of a build with nothing to do).
+# Is Python module $(1) installed for $(PYTHON)? Found, not imported (importing pytest and
+# xdist took 0.35 s of CPU).
 has_module = $(PYTHON) -c 'import importlib.util as u, sys; sys.exit(not u.find_spec("$(1)"))' \
 	2>/dev/null
 
 tools-ok: toolchain-ok
 	@command -v qemu-system-x86_64 >/dev/null || { echo "missing qemu-system-x86_64" \
 		"$(INSTALL_HINT) sudo apt-get install qemu-system-x86)"; exit 1; }
+
+# Only make check runs pytest: a build does not ask for it (two Pythons started for
+# these checks were most of a kernel build's CPU where there was little to compile).
+pytest-ok:
 	@$(call has_module,pytest) || { echo "missing pytest for $(PYTHON)" \
 		"$(INSTALL_HINT) sudo apt-get install python3-pytest)"; exit 1; }
 	@$(call has_module,xdist) || { echo "missing pytest-xdist for $(PYTHON)" \
@@ -417,7 +421,7 @@ print-%:
 	@echo '$($*)'
 
 .PHONY: all iso run run-gdb gdb gdb-batch faultmap record replay-gdb check grade bench bench-claims clean \
-	tools-ok toolchain-ok iso-tools-ok handout format submit gradescope
+	tools-ok toolchain-ok pytest-ok iso-tools-ok handout format submit gradescope
 .DELETE_ON_ERROR:
 # Dependency files named from the object lists, the guests' too (whichever B this is).
 -include $(KERNEL_OBJS:.o=.d) $(GUEST_OBJS:.o=.d)
