@@ -114,11 +114,11 @@ def compiled_sources(*variables):
 
 
 @pytest.mark.skipif(not SOLUTION.is_dir(), reason="no solution/ in this copy")
-@pytest.mark.parametrize("variables, built, missing", [
-    (["SOLUTION=1"], "build/solution/kernel.elf", None),
-    (["TOOLCHAIN=llvm", "SOLUTION=1"], "build/llvm/solution/kernel.elf", LLVM_MISSING),
+@pytest.mark.parametrize("variables, missing", [
+    (["SOLUTION=1"], None),
+    (["TOOLCHAIN=llvm", "SOLUTION=1"], LLVM_MISSING),
 ], ids=["solution", "llvm-solution"])
-def test_header_change_rebuilds_the_same_objects(variables, built, missing):
+def test_header_change_rebuilds_the_same_objects(variables, missing):
     if missing:
         pytest.skip(missing)
     # make -n reads the builds' dependency files, and lists what is out of date anyway:
