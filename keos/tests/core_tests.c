@@ -280,7 +280,7 @@ static void panicking_handler(struct trapframe *tf)
 KTEST(selftest, panic_in_interrupt)
 {
 	irq_register(T_SELFTEST, panicking_handler);
-	asm volatile("int $0x40" ::: "memory");
+	asm volatile("int %0" ::"i"(T_SELFTEST) : "memory");
 	CHECK(false); /* not reached; and the interrupt does not stop at the function's end */
 }
 
